@@ -255,7 +255,7 @@ export function encodeRoute(spec: RouteSpec, deviceIndex: number | undefined, op
   }
   if (spec.mtu !== undefined) {
     checkUint(spec.mtu, 0xffffffff, op, 'a route MTU');
-    attrs.metrics = { mtu: spec.mtu };
+    attrs.metrics = { mtu: u32(spec.mtu) };
   }
   return { data, attrs };
 }
