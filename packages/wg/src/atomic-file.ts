@@ -181,6 +181,36 @@ export function eraseFile(path: string, expected?: FileIdentity): boolean {
   return unlinkIfSame(path, identity);
 }
 
+/**
+ * Opens an existing regular file for a later eraseIfUnlinked(), without following a symlink
+ * or blocking on a FIFO. Returns undefined when there is no regular file at `path`.
+ */
+export function openForErase(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+    throw error;
+  }
+  if (fstatSync(fd).isFile()) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/**
+ * Overwrites an open file with zeros if no name leads to it any more (a rename replaced it),
+ * so that the blocks of a replaced key do not keep it. A file still linked elsewhere is left
+ * alone. Does not close `fd`. Returns whether it wrote.
+ */
+export function eraseIfUnlinked(fd: number): boolean {
+  const stats = fstatSync(fd);
+  if (stats.nlink !== 0) return false;
+  overwriteWithZeros(fd, stats.size);
+  return true;
+}
+
 /** Unlinks `path` if it is still the file `identity` names, then fsyncs the directory. */
 export function unlinkIfSame(path: string, identity: FileIdentity): boolean {
   const now = lstatIfExists(path);

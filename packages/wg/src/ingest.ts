@@ -10,7 +10,8 @@
 //             (`.privado.key.<id>.tmp`, …), created O_EXCL|O_NOFOLLOW, fsync'd.
 //   3. commit rename a journal naming the staged files and the source into place. Before this
 //             point a crash rolls back (staged files are erased); after it, it rolls forward.
-//   4. rename keys first, public files last, each over its destination; fsync the directories.
+//   4. rename keys first, public files last, each over its destination; fsync the directories;
+//             zeros over the key files just replaced, which no name leads to any more.
 //   5. erase  zeros over the source through the descriptor from step 1, fsync, unlink, fsync.
 //   6. done   remove the journal.
 //
@@ -37,8 +38,10 @@ import {
   checkDestination,
   ensureDirectory,
   eraseFile,
+  eraseIfUnlinked,
   fsyncDirectory,
   lstatIfExists,
+  openForErase,
   overwriteWithZeros,
   stageFile,
   unlinkIfSame,
@@ -78,6 +81,7 @@ export type IngestStepName =
   | 'stage'
   | 'commit'
   | 'rename'
+  | 'erase-replaced'
   | 'remove-stale'
   | 'erase'
   | 'unlink'
@@ -541,14 +545,30 @@ function applyJournal(
 ): string[] {
   const touched: string[] = [];
 
-  for (const { staged, final } of journal.files) {
-    if (lstatIfExists(staged) === undefined) continue;
-    attempt('rename into place', final, () => commitFile(staged, final));
-    touched.push(final);
-    onStep({ step: 'rename', path: final });
+  // Key files about to be replaced are opened first and zeroed once the rename has left no
+  // name leading to them. After a crash in between, their blocks are simply freed.
+  const replaced: { path: string; fd: number }[] = [];
+  try {
+    for (const { staged, final } of journal.files) {
+      if (lstatIfExists(staged) === undefined) continue;
+      if (dirname(final) === layout.keyDir) {
+        const fd = attempt('open replaced key file', final, () => openForErase(final));
+        if (fd !== undefined) replaced.push({ path: final, fd });
+      }
+      attempt('rename into place', final, () => commitFile(staged, final));
+      touched.push(final);
+      onStep({ step: 'rename', path: final });
+    }
+    attempt('sync directory', layout.keyDir, () => fsyncDirectory(layout.keyDir));
+    attempt('sync directory', layout.configDir, () => fsyncDirectory(layout.configDir));
+
+    for (const { path, fd } of replaced) {
+      if (!attempt('erase replaced key file', path, () => eraseIfUnlinked(fd))) continue;
+      onStep({ step: 'erase-replaced', path });
+    }
+  } finally {
+    for (const { fd } of replaced) closeSync(fd);
   }
-  attempt('sync directory', layout.keyDir, () => fsyncDirectory(layout.keyDir));
-  attempt('sync directory', layout.configDir, () => fsyncDirectory(layout.configDir));
 
   for (const path of journal.remove) {
     if (!attempt('erase stale key file', path, () => eraseFile(path))) continue;
