@@ -20,3 +20,29 @@ export {
   isValidKey,
   publicKeyFromPrivate,
 } from './keys.js';
+export {
+  WgIngestError,
+  ingest,
+  ingestMaxBytes,
+  recoverIngest,
+  type IngestOptions,
+  type IngestRecovery,
+  type IngestRefusal,
+  type IngestRefusalCode,
+  type IngestResult,
+  type IngestStep,
+  type IngestStepName,
+  type IngestSuccess,
+  type IngestedFiles,
+  type TunnelParams,
+  type TunnelPeerParams,
+  type WgIngestErrorOptions,
+} from './ingest.js';
+export {
+  isIgnoredLandingName,
+  watchLandingZone,
+  type LandingEvent,
+  type LandingWatcher,
+  type WatchLandingOptions,
+} from './ingest-watch.js';
+export { formatTunnelJson, formatTunnelNix } from './ingest-format.js';

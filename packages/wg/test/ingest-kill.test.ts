@@ -72,7 +72,7 @@ function secretsOf(keys: ProviderKeys, label: string) {
 function whereFound(ws: Workspace, needles: Record<string, Buffer>): string[] {
   const found = findBytes([tmpdir()], needles);
   for (const hit of found) {
-    assert.ok(hit.file.startsWith(`${ws.base}/`), `${hit.what} found outside the test: ${hit.file}`);
+    assert.ok(hit.file.startsWith(`${ws.base}/`), `${hit.what} outside the test: ${hit.file}`);
     assert.ok(hit.what.endsWith('base64'), `${hit.what} found in ${hit.file}`);
   }
   return [...new Set(found.map((hit) => hit.file.slice(ws.base.length + 1)))].sort();

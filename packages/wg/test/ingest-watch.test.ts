@@ -65,7 +65,7 @@ test('names it ignores', () => {
   }
 });
 
-test('ingests what was dropped while it was down, each file once, ignoring temp names', async () => {
+test('ingests what was dropped while it was down, each file once, temp names left', async () => {
   const ws = makeWorkspace();
   try {
     dropProviderFile(ws, 'provider.conf', freshKeys());

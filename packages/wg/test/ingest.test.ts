@@ -177,7 +177,7 @@ while (Atomics.load(flags, 0) === 0) {
 parentPort.postMessage({ modes, seen: [...seen] });
 `;
 
-test('with umask 000 a stat loop never sees a key file, staged or final, with another mode', async () => {
+test('umask 000: a stat loop never sees a key file, staged or final, in another mode', async () => {
   const ws = makeWorkspace();
   const previousUmask = process.umask(0);
   const shared = new SharedArrayBuffer(12);
