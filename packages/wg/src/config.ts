@@ -443,7 +443,7 @@ const peerKeys: KeySpec<WgPeerSection>[] = [
   },
 ];
 
-const secretKeys = new Set(['PrivateKey', 'PresharedKey']);
+const keyValued = new Set(['PrivateKey', 'PublicKey', 'PresharedKey']);
 
 function findKey<Target>(specs: KeySpec<Target>[], key: string): KeySpec<Target> | undefined {
   const lower = key.toLowerCase();
@@ -513,7 +513,7 @@ function applyEntry<Target>(
   }
 
   if (value === '') {
-    const expected = secretKeys.has(spec.name) ? expectedKeyText : 'a value';
+    const expected = keyValued.has(spec.name) ? expectedKeyText : 'a value';
     throw configError(site, expected, { detail: 'got nothing after =' });
   }
 
