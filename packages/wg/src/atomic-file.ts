@@ -20,7 +20,6 @@ import {
   unlinkSync,
   writeSync,
   type BigIntStats,
-  type Stats,
 } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -142,14 +141,23 @@ export function overwriteWithZeros(fd: number, size: number): void {
   fsyncSync(fd);
 }
 
-/** Identity of a file: the same (dev, ino) is the same file. */
+/**
+ * Identity of a file: its (dev, ino), and its birth time where the filesystem records one, so
+ * that a new file given a freed inode number is not taken for the old one.
+ */
 export interface FileIdentity {
   dev: bigint;
   ino: bigint;
+  birthtimeNs?: bigint;
 }
 
-export function sameFile(a: FileIdentity, b: FileIdentity | Stats | BigIntStats): boolean {
-  return BigInt(b.dev) === a.dev && BigInt(b.ino) === a.ino;
+export function identityOf(stats: BigIntStats): FileIdentity {
+  return { dev: stats.dev, ino: stats.ino, birthtimeNs: stats.birthtimeNs };
+}
+
+export function sameFile(a: FileIdentity, b: BigIntStats): boolean {
+  if (b.dev !== a.dev || b.ino !== a.ino) return false;
+  return !a.birthtimeNs || !b.birthtimeNs || a.birthtimeNs === b.birthtimeNs;
 }
 
 /**
@@ -172,7 +180,7 @@ export function eraseFile(path: string, expected?: FileIdentity): boolean {
   try {
     const stats = fstatSync(fd, { bigint: true });
     if (!stats.isFile() || (expected && !sameFile(expected, stats))) return false;
-    identity = { dev: stats.dev, ino: stats.ino };
+    identity = identityOf(stats);
     overwriteWithZeros(fd, Number(stats.size));
   } finally {
     closeSync(fd);

@@ -40,6 +40,7 @@ import {
   eraseFile,
   eraseIfUnlinked,
   fsyncDirectory,
+  identityOf,
   lstatIfExists,
   openForErase,
   overwriteWithZeros,
@@ -206,7 +207,8 @@ interface JournalFile {
 interface Journal {
   version: 1;
   id: string;
-  source: { path: string; dev: string; ino: string };
+  /** The source, by path and identity: (dev, ino) and birth time, as decimal strings. */
+  source: { path: string; dev: string; ino: string; birth: string };
   files: JournalFile[];
   remove: string[];
 }
@@ -460,7 +462,7 @@ function openSource(path: string, maxBytes: number): SourceCheck {
     keep = true;
     return {
       fd,
-      identity: { dev: stats.dev, ino: stats.ino },
+      identity: identityOf(stats),
       config,
     };
   } finally {
@@ -519,6 +521,9 @@ function readJournal(layout: Layout): Journal | undefined {
   const valid =
     journal.version === 1 &&
     typeof journal.source?.path === 'string' &&
+    [journal.source.dev, journal.source.ino, journal.source.birth].every(
+      (value) => typeof value === 'string' && /^\d+$/.test(value),
+    ) &&
     Array.isArray(journal.files) &&
     Array.isArray(journal.remove) &&
     journal.files.every((file) => allowed(file.staged, true) && allowed(file.final, false)) &&
@@ -576,7 +581,11 @@ function applyJournal(
     onStep({ step: 'remove-stale', path });
   }
 
-  const identity = { dev: BigInt(journal.source.dev), ino: BigInt(journal.source.ino) };
+  const identity = {
+    dev: BigInt(journal.source.dev),
+    ino: BigInt(journal.source.ino),
+    birthtimeNs: BigInt(journal.source.birth),
+  };
   const sourcePath = journal.source.path;
   if (source) {
     attempt('erase source', sourcePath, () =>
@@ -728,6 +737,7 @@ function ingestOpened(
       path: sourcePath,
       dev: String(source.identity.dev),
       ino: String(source.identity.ino),
+      birth: String(source.identity.birthtimeNs ?? 0n),
     },
     files,
     remove: stale,

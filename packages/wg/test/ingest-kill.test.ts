@@ -3,6 +3,7 @@
 // inside the 0700 key directory; after recoverIngest() the directories hold exactly the old
 // state or exactly the whole new state, and the key is in one place only.
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { test } from 'uvu';
@@ -16,6 +17,7 @@ import {
   freshKeys,
   keyNeedles,
   makeWorkspace,
+  providerText,
   readState,
   repoRoot,
   type ProviderKeys,
@@ -206,6 +208,28 @@ test('killed from outside at unplanned moments', async () => {
     } finally {
       ws.remove();
     }
+  }
+});
+
+test('a new file dropped under the same name before recovery is not taken for the old one', () => {
+  const scenario = scenarios[0];
+  const keys = { oldKeys: freshKeys(), newKeys: freshKeys() };
+  const { stepNames } = referenceRun(scenario, keys.oldKeys, keys.newKeys);
+  const { ws, source } = prepare(scenario, keys.oldKeys, keys.newKeys);
+  try {
+    const run = runChild(ws, source, stepNames.indexOf('unlink') + 1);
+    assert.is(run.signal, 'SIGKILL');
+    assert.ok(existsSync(join(ws.keyDir, '.privado.ingest-journal')), 'journal still there');
+
+    // The freed inode number may well be handed to this file.
+    const next = freshKeys();
+    const again = dropProviderFile(ws, 'provider.conf', next);
+    assert.is(again, source);
+
+    assert.is(recoverIngest(ws.options).action, 'rolled-forward');
+    assert.is(readFileSync(again, 'utf8'), providerText('provider.conf', next));
+  } finally {
+    ws.remove();
   }
 });
 
