@@ -1,3 +1,9 @@
 import { packageConfig } from '../../tsup.config.ts';
 
-export default packageConfig({ index: 'src/index.ts' });
+// The command is one bundled file (the workspace libraries inlined) so start-up stays small;
+// only the native modules and execa stay external.
+export default packageConfig({ index: 'src/index.ts', netvault: 'src/netvault.ts' }, {
+  noExternal: [/^@netvault\//, 'jsonc-parser'],
+  external: ['netlink', 'koffi'],
+  banner: { js: '#!/usr/bin/env node' },
+});

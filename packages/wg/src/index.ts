@@ -46,3 +46,36 @@ export {
   type WatchLandingOptions,
 } from './ingest-watch.js';
 export { formatTunnelJson, formatTunnelNix } from './ingest-format.js';
+export {
+  WgInterface,
+  WgInterfaceError,
+  createInterface,
+  deleteInterface,
+  detectImplementation,
+  moveInterface,
+  openInterface,
+  waitForHandshake,
+  type CreateInterfaceOptions,
+  type DeleteInterfaceOptions,
+  type WaitForHandshakeOptions,
+  type WgImplementation,
+} from './interface.js';
+export {
+  WgToolError,
+  configureInterface,
+  removePeer,
+  setInterface,
+  setPeer,
+  showInterface,
+  syncConfig,
+  type WgDeviceConfig,
+  type WgPeerUpdate,
+  type WgTarget,
+} from './wgtool.js';
+export {
+  formatStatus,
+  handshakeAge,
+  parseDump,
+  type WgPeerStatus,
+  type WgStatus,
+} from './status.js';

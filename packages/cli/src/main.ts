@@ -1,0 +1,221 @@
+// The `netvault` command. Each change it makes to the system is printed to stderr as one line
+// (`[+] …` made, `[~] …` changed, `[-] …` removed, `[=] …` already right); data goes to stdout.
+//
+// Exit codes: 0 success (status: healthy; verify: the killswitch holds), 1 the command failed
+// or found problems, 2 bad usage or a bad config, 130 interrupted.
+import { parseArgs } from 'node:util';
+import { CidrSet, clientAddress, loadCidrSet, presets } from '@netvault/cidr';
+import { openNamespace } from '@netvault/netns';
+import { ingest, watchLandingZone, type IngestResult } from '@netvault/wg';
+import { consoleReporter, formatChange, StepError } from './changes.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { demo } from './demo.ts';
+import { formatStatus } from './status-view.ts';
+import { down, status, up } from './topology.ts';
+import { formatVerify, verify } from './verify.ts';
+import { watch } from './watch.ts';
+
+const usage = `netvault: a VPN killswitch built from network namespaces and WireGuard
+
+usage: netvault COMMAND [options]
+
+commands:
+  up        build or repair the vault from the config (idempotent; undone if a step fails)
+  down      remove everything netvault made for the vault (idempotent)
+  status    draw what is there; --json for the same facts; exit 0 when healthy
+  verify    active self-test: routes, firewall, DNS, forwarding, probes from the vault
+  exec      run a command inside the vault with the vault's DNS: netvault exec -- CMD ARGS…
+  watch     follow the tunnel; report loss and recovery, repair with 'up' when it returns
+  ingest    take a provider's WireGuard .conf in: netvault ingest FILE [--watch DIR]
+  allow     check addresses against an allow-list: netvault allow ADDRESS… [--list FILE]
+  demo      the whole killswitch in throwaway namespaces, then removed again
+
+options:
+  -c, --config FILE   config file (default /etc/netvault/netvault.json; absent: defaults)
+  -q, --quiet         print no change lines
+      --json          machine-readable output where the command has data
+  -h, --help          this help, or a command's help with COMMAND --help
+
+exit codes: 0 ok, 1 failed or unhealthy, 2 bad usage or config, 130 interrupted`;
+
+const help: Record<string, string> = {
+  up: 'netvault up [-c FILE] [-q] [--json]\nBuilds the vault: namespace, firewall (before any link is up), DNS, veth pair, WireGuard\ninterface born here and moved into the vault, default routes through it with unreachable\nfallbacks. A second run changes nothing and says so; a run after a partial state repairs it.',
+  down: 'netvault down [-c FILE] [-q]\nRemoves the tunnel (and its wireguard-go process), the veth pair, both firewall tables, the\nvault namespace and /etc/netns/VAULT. Only objects marked as netvault\'s are touched.',
+  status: 'netvault status [-c FILE] [--json]\nExit 0 when healthy, 1 otherwise.',
+  verify: 'netvault verify [-c FILE] [--json]\nExit 0 when every check and probe passed.',
+  exec: 'netvault exec [-c FILE] -- CMD [ARGS…]\nRuns CMD in the vault (ip netns exec), with /etc/netns/VAULT/resolv.conf as /etc/resolv.conf.\nExits with CMD\'s exit code.',
+  watch: 'netvault watch [-c FILE] [--interval SECONDS]\nFollows link events and the handshake age; never adds a route outside the tunnel.',
+  ingest: 'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]\nnetvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]\nSplits a provider .conf: private key into a 0600 key file, public parameters into\nCONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
+  allow: 'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]\nExit 0 when every address is allowed (default list: the local preset).',
+  demo: 'netvault demo [-q]\nBuilds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,\nkills the tunnel to show the vault has no way out, repairs it, and removes everything.',
+};
+
+function out(text: string) {
+  process.stdout.write(`${text}\n`);
+}
+
+async function run(argv: string[]): Promise<number> {
+  const command = argv[0];
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    out(usage);
+    return command ? 0 : 2;
+  }
+  if (!(command in help)) {
+    process.stderr.write(`netvault: unknown command "${command}"\n\n${usage}\n`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: argv.slice(1),
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      quiet: { type: 'boolean', short: 'q' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      watch: { type: 'string' },
+      'key-dir': { type: 'string' },
+      'config-dir': { type: 'string' },
+      name: { type: 'string' },
+      list: { type: 'string' },
+      xff: { type: 'string' },
+      depth: { type: 'string' },
+      interval: { type: 'string' },
+    },
+  });
+  if (values.help) {
+    out(help[command]);
+    return 0;
+  }
+  const report = consoleReporter({ quiet: values.quiet });
+  const config = () => loadConfig(values.config);
+
+  switch (command) {
+    case 'up': {
+      const result = await up(config(), report);
+      if (!result.changed) process.stderr.write('netvault: up: nothing to change\n');
+      if (values.json) out(JSON.stringify(result));
+      return 0;
+    }
+    case 'down': {
+      await down(config(), report);
+      return 0;
+    }
+    case 'status': {
+      const cfg = config();
+      const facts = await status(cfg);
+      out(values.json ? JSON.stringify(facts, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2)
+        : formatStatus(facts, cfg));
+      return facts.healthy ? 0 : 1;
+    }
+    case 'verify': {
+      const result = await verify(config());
+      out(values.json ? JSON.stringify(result, null, 2) : formatVerify(result));
+      return result.ok ? 0 : 1;
+    }
+    case 'exec': {
+      if (positionals.length === 0) {
+        process.stderr.write(`netvault exec: give a command after --\n${help.exec}\n`);
+        return 2;
+      }
+      const vault = openNamespace({ name: config().vault });
+      try {
+        const child = vault.spawn(positionals[0], positionals.slice(1), { stdio: 'inherit', reject: false });
+        const result = await child;
+        return result.exitCode ?? 1;
+      } finally {
+        vault.close();
+      }
+    }
+    case 'watch': {
+      const interval = values.interval === undefined ? 10 : Number(values.interval);
+      if (!Number.isFinite(interval) || interval <= 0) {
+        process.stderr.write('netvault watch: --interval takes a number of seconds\n');
+        return 2;
+      }
+      return watch(config(), { intervalSeconds: interval, report, say: (line) => out(line) });
+    }
+    case 'ingest': {
+      const options = {
+        keyDir: values['key-dir'] ?? '/var/lib/netvault/keys',
+        configDir: values['config-dir'] ?? '/var/lib/netvault',
+        name: values.name ?? 'privado',
+      };
+      const show = (result: IngestResult) => {
+        if (values.json) out(JSON.stringify(result));
+        else if (result.status === 'ingested') {
+          process.stderr.write(`${formatChange({ sign: '+', text: `key file ${result.files.privateKey} (0600)` })}\n`);
+          process.stderr.write(`${formatChange({ sign: '+', text: `config ${result.files.json}, ${result.files.nix}` })}\n`);
+          process.stderr.write(`${formatChange({ sign: '-', text: `${result.source} overwritten and removed` })}\n`);
+          out(`ingested ${result.source}: addresses ${result.tunnel.addresses.join(', ')}; DNS ${result.tunnel.dns.join(', ')}; `
+            + `peer ${result.tunnel.peers[0]?.publicKey} at ${result.tunnel.peers[0]?.endpoint ?? '(no endpoint)'}`);
+        } else {
+          out(`refused ${result.source}: ${result.reason} (moved to ${result.movedTo})`);
+        }
+      };
+      if (values.watch) {
+        const watcher = watchLandingZone(values.watch, options, (event) => {
+          if (event.type === 'result') show(event.result);
+          else process.stderr.write(`netvault ingest: ${event.file ?? values.watch}: ${event.error.message}\n`);
+        });
+        await watcher.ready;
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        watcher.close();
+        return 0;
+      }
+      if (positionals.length !== 1) {
+        process.stderr.write(`netvault ingest: give one file\n${help.ingest}\n`);
+        return 2;
+      }
+      const result = ingest(positionals[0], options);
+      show(result);
+      return result.status === 'ingested' ? 0 : 1;
+    }
+    case 'allow': {
+      const set: CidrSet = values.list ? await loadCidrSet(values.list) : presets.local;
+      if (positionals.length === 0) {
+        process.stderr.write(`netvault allow: give one or more addresses\n${help.allow}\n`);
+        return 2;
+      }
+      let all = true;
+      for (const remote of positionals) {
+        const client = values.xff === undefined ? remote : clientAddress({
+          remoteAddress: remote, headers: { 'x-forwarded-for': values.xff },
+        }, { depth: values.depth === undefined ? undefined : Number(values.depth) });
+        const allowed = client !== undefined && set.has(client);
+        all &&= allowed;
+        out(values.json ? JSON.stringify({ address: remote, client, allowed })
+          : `${allowed ? 'allowed' : 'refused'} ${remote}${client !== remote ? ` (client ${client ?? 'none'})` : ''}`);
+      }
+      return all ? 0 : 1;
+    }
+    case 'demo': {
+      const ok = await demo(report, (line) => out(line));
+      out(ok ? '\ndemo: every check passed, nothing is left behind' : '\ndemo: SOME CHECKS FAILED');
+      return ok ? 0 : 1;
+    }
+    default:
+      return 2;
+  }
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      || (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`netvault: ${(error as Error).message}\n`);
+      return 2;
+    }
+    const step = error instanceof StepError ? '' : '';
+    process.stderr.write(`${step}${(error as Error).message}\n`);
+    return 1;
+  }
+}
