@@ -61,7 +61,7 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     vault: names.vault,
     hostNamespace: names.host,
     tunnel: { interface: 'privado-demo', file: `${work}/tunnel.json`, implementation: 'auto' },
-    verify: { mustNotReach: ['198.18.10.1'], ipEchoUrl: 'http://198.18.10.1/' },
+    verify: { mustNotReach: ['198.18.0.1'], ipEchoUrl: 'http://198.18.10.1/' },
     source: 'demo',
   };
   try {
@@ -147,7 +147,7 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (!interrupted) await cleanup();
-    for (const name of Object.values(names)) {
+    for (const name of [names.host, names.provider]) {
       if (!namespaceExists(name)) report({ sign: '-', text: `netns del ${name}` });
     }
   }

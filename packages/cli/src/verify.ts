@@ -125,9 +125,24 @@ export async function verify(config: VaultConfig): Promise<VerifyReport> {
       if (match && isIp(match[1])) blocked.push(['udp', match[1], Number(match[2])], ['icmp', match[1]]);
     }
     for (const address of config.verify.mustNotReach) blocked.push(['tcp', address, 443], ['icmp', address]);
+    // A target beyond the host may answer through the tunnel (that is the tunnel working);
+    // it must never be reached any other way, so an answer passes only when the vault's
+    // route to it is the tunnel. The host's own veth address must not answer at all.
+    const tunnelDevice = async (target: string) => {
+      const route = await vault.exec('ip', ['-j', 'route', 'get', target]);
+      try {
+        return JSON.parse(route.stdout)[0]?.dev === config.tunnel.interface;
+      } catch {
+        return false;
+      }
+    };
     for (const [kind, target, port] of blocked) {
       const result = await probe(vault, kind, target, { port, timeoutMs: 1500 });
-      report.probes.push({ ...result, expect: 'blocked', pass: !result.ok });
+      const viaTunnel = result.ok && target !== hostIp && await tunnelDevice(target);
+      report.probes.push({
+        ...result, expect: 'blocked', pass: !result.ok || viaTunnel,
+        detail: viaTunnel ? `${result.detail}; only through the tunnel` : result.detail,
+      });
     }
     if (config.verify.ipEchoUrl) {
       const fromVault = await probe(vault, 'http', config.verify.ipEchoUrl, { timeoutMs: 5000 });
