@@ -1,0 +1,531 @@
+// CIDR allow-list benchmark: @netvault/cidr against what a Node.js user would otherwise pick
+// (net.BlockList, ipaddr.js, cidr-matcher, cidr-tools), side by side in one run, string input.
+//
+//   pnpm --filter @netvault/bench run bench:cidr          (from the repository root)
+//   node --expose-gc --conditions=source --import tsx bench/cidr.ts [--seed=N] [--budget=MS]
+//
+// Scenarios: (a) the 9-range local preset with a mix of IPv4, IPv4-mapped IPv6 and IPv6
+// queries; (b) 10k, (c) 100k, (d) 1M random IPv4 prefixes (lengths 8-32, mostly /24);
+// (e) 100k random IPv6 prefixes. Half the queries of (b)-(e) are drawn from inside the set.
+// Every peer gets the same query strings; a peer that cannot do MIN_LOOKUPS lookups inside the
+// time budget, or whose build would take longer than BUILD_LIMIT_MS, is reported as "could not
+// finish". Memory is the heap + external (ArrayBuffer) growth after a forced GC.
+
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { containsCidr } from 'cidr-tools';
+import { CidrSet, LOCAL_RANGES, isValidAddress, parseAddress } from '@netvault/cidr';
+
+// Forced GC is needed for the memory figures: re-run with --expose-gc when it is missing.
+if (typeof globalThis.gc !== 'function') {
+  const child = spawnSync(process.execPath,
+    ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
+const gc = globalThis.gc as () => void;
+
+const require = createRequire(import.meta.url);
+const CIDRMatcher = require('cidr-matcher') as new (ranges: string[]) => {
+  contains(address: string): boolean;
+};
+
+const args = new Map(process.argv.slice(2).map((arg) => {
+  const [key, value = ''] = arg.replace(/^--/, '').split('=');
+  return [key, value] as const;
+}));
+const seed = Number(args.get('seed') ?? 20250101) >>> 0;
+const budgetMs = Number(args.get('budget') ?? 1500);
+const MIN_LOOKUPS = 10;
+const BUILD_LIMIT_MS = 30_000;
+const QUERY_COUNT = 100_000;
+
+// ---- seeded random numbers (mulberry32) ----
+
+let state = seed;
+function random(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const randomU32 = () => Math.floor(random() * 4294967296);
+const randomInt = (n: number) => Math.floor(random() * n);
+
+// ---- data ----
+
+const v4Text = (v: number) => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+
+/** Mostly /24; 20% /25-/32; 5% /8-/23 with each length as likely to cover an address. */
+function randomIPv4Length(): number {
+  const r = random();
+  if (r < 0.75) return 24;
+  if (r < 0.95) return 25 + randomInt(8);
+  return 8 + Math.floor(Math.log2(1 + randomInt(65535)));
+}
+
+function randomIPv4Prefixes(count: number): { entries: string[]; ranges: [number, number][] } {
+  const entries: string[] = [];
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const bits = randomIPv4Length();
+    const size = 2 ** (32 - bits);
+    const start = Math.floor(randomU32() / size) * size;
+    entries.push(`${v4Text(start)}/${bits}`);
+    ranges.push([start, start + size - 1]);
+  }
+  return { entries, ranges };
+}
+
+function ipv4Queries(ranges: [number, number][]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < QUERY_COUNT; i++) {
+    if (i % 2 === 0) {
+      const [start, end] = ranges[randomInt(ranges.length)];
+      out.push(v4Text(start + randomInt(end - start + 1)));
+    } else {
+      out.push(v4Text(randomU32()));
+    }
+  }
+  return out;
+}
+
+function v6Text(bytes: number[]): string {
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+/** Global-unicast-looking prefixes in 2000::/3: mostly /48, some /32-/47, /49-/64, /128. */
+function randomIPv6Prefixes(count: number): { entries: string[]; prefixes: [number[], number][] } {
+  const entries: string[] = [];
+  const prefixes: [number[], number][] = [];
+  for (let i = 0; i < count; i++) {
+    const r = random();
+    const bits = r < 0.6 ? 48 : r < 0.75 ? 32 + randomInt(16) : r < 0.95 ? 49 + randomInt(16) : 128;
+    const bytes = Array.from({ length: 16 }, () => randomInt(256));
+    bytes[0] = 0x20 | (bytes[0] & 0x1f);
+    for (let bit = bits; bit < 128; bit++) bytes[bit >> 3] &= ~(0x80 >> (bit & 7));
+    entries.push(`${v6Text(bytes)}/${bits}`);
+    prefixes.push([bytes, bits]);
+  }
+  return { entries, prefixes };
+}
+
+function ipv6Queries(prefixes: [number[], number][]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < QUERY_COUNT; i++) {
+    const bytes = Array.from({ length: 16 }, () => randomInt(256));
+    if (i % 2 === 0) {
+      const [prefix, bits] = prefixes[randomInt(prefixes.length)];
+      for (let bit = 0; bit < bits; bit++) {
+        const mask = 0x80 >> (bit & 7);
+        bytes[bit >> 3] = (bytes[bit >> 3] & ~mask) | (prefix[bit >> 3] & mask);
+      }
+    } else {
+      bytes[0] = 0x20 | (bytes[0] & 0x1f);
+    }
+    out.push(v6Text(bytes));
+  }
+  return out;
+}
+
+/** A realistic mix for the local preset: about 55% inside. */
+function localQueries(): string[] {
+  const v4Local = LOCAL_RANGES.filter((r) => !r.cidr.includes(':')).map((r) => {
+    const [address, bits] = r.cidr.split('/');
+    const start = parseAddress(address).ipv4;
+    return [start, start + 2 ** (32 - Number(bits)) - 1] as const;
+  });
+  const localV4 = () => {
+    const [start, end] = v4Local[randomInt(v4Local.length)];
+    return v4Text(start + randomInt(end - start + 1));
+  };
+  const publicV4 = () => v4Text(0x01000000 + randomInt(0xdf000000 - 0x01000000));
+  const hex = () => randomInt(65536).toString(16);
+  const localV6 = () => {
+    const r = random();
+    if (r < 0.2) return '::1';
+    if (r < 0.6) return `fe80::${hex()}:${hex()}:${hex()}:${hex()}`;
+    return `fd${randomInt(256).toString(16).padStart(2, '0')}:${hex()}:${hex()}::${hex()}`;
+  };
+  const publicV6 = () => `2a0${randomInt(10)}:${hex()}:${hex()}:${hex()}::${hex()}`;
+
+  const out: string[] = [];
+  for (let i = 0; i < QUERY_COUNT; i++) {
+    const r = random();
+    if (r < 0.3) out.push(localV4());
+    else if (r < 0.5) out.push(publicV4());
+    else if (r < 0.65) out.push(`::ffff:${localV4()}`);
+    else if (r < 0.75) out.push(`::ffff:${publicV4()}`);
+    else if (r < 0.9) out.push(localV6());
+    else out.push(publicV6());
+  }
+  return out;
+}
+
+/** Copies strings into flat (non-concatenated) ones, as a socket's address would be. */
+const flatten = (list: string[]): string[] => JSON.parse(JSON.stringify(list)) as string[];
+
+// ---- the libraries ----
+
+/** Counts hits over queries[from, to). Each library gets its own loop so call sites stay monomorphic. */
+type Runner = (queries: string[], from: number, to: number) => number;
+
+interface Library {
+  name: string;
+  /** Builds the structure; returns its lookup loop and the object to keep alive. */
+  build(entries: string[]): { run: Runner; held: unknown };
+  /** Skip with this reason instead of building (e.g. a build known to take too long). */
+  skip?(entries: string[]): string | undefined;
+}
+
+const ours: Library = {
+  name: '@netvault/cidr',
+  build(entries) {
+    const set = CidrSet.from(entries);
+    const run: Runner = (queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) if (set.has(queries[i])) hits++;
+      return hits;
+    };
+    return { run, held: set };
+  },
+};
+
+const blockList: Library = {
+  name: 'net.BlockList',
+  build(entries) {
+    const list = new net.BlockList();
+    for (const entry of entries) {
+      const slash = entry.indexOf('/');
+      const type = entry.includes(':') ? 'ipv6' : 'ipv4';
+      list.addSubnet(entry.slice(0, slash), Number(entry.slice(slash + 1)), type);
+    }
+    const run: Runner = (queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) {
+        const q = queries[i];
+        if (list.check(q, q.includes(':') ? 'ipv6' : 'ipv4')) hits++;
+      }
+      return hits;
+    };
+    return { run, held: list };
+  },
+};
+
+const ipaddrJs: Library = {
+  name: 'ipaddr.js',
+  build(entries) {
+    const ranges = { allowed: entries.map((entry) => ipaddr.parseCIDR(entry)) };
+    const run: Runner = (queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) {
+        // process() turns IPv4-mapped IPv6 into IPv4, which is what an allow-list needs.
+        if (ipaddr.subnetMatch(ipaddr.process(queries[i]), ranges, 'denied') === 'allowed') hits++;
+      }
+      return hits;
+    };
+    return { run, held: ranges };
+  },
+};
+
+const cidrMatcher: Library = {
+  name: 'cidr-matcher',
+  build(entries) {
+    const matcher = new CIDRMatcher(entries);
+    const run: Runner = (queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) if (matcher.contains(queries[i])) hits++;
+      return hits;
+    };
+    return { run, held: matcher };
+  },
+};
+
+const cidrTools: Library = {
+  name: 'cidr-tools',
+  build(entries) {
+    // cidr-tools has no structure to build: containsCidr parses the whole list on every call.
+    const run: Runner = (queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) if (containsCidr(entries, queries[i])) hits++;
+      return hits;
+    };
+    return { run, held: entries };
+  },
+};
+
+const peers = [blockList, ipaddrJs, cidrMatcher, cidrTools];
+
+// ---- measuring ----
+
+interface Result {
+  name: string;
+  buildMs?: number;
+  bytes?: number;
+  rate?: number;
+  lookups?: number;
+  hitShare?: number;
+  differs?: number;
+  compared?: number;
+  failed?: string;
+}
+
+function memoryNow(): number {
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+/**
+ * Lookups per second of `run` over `queries`: a short warm-up, then passes over the queries
+ * until the budget is spent, in growing chunks so slow libraries are timed on a few queries.
+ * The best of `rounds` runs is kept.
+ */
+function measure(run: Runner, queries: string[], rounds = 1): { rate: number; lookups: number } {
+  let best = 0;
+  let lookups = 0;
+  for (let round = 0; round < rounds; round++) {
+    let done = 0;
+    let chunk = 1;
+    let position = 0;
+    const warmUntil = performance.now() + Math.min(300, budgetMs / 4);
+    while (performance.now() < warmUntil && done < queries.length) {
+      const to = Math.min(position + chunk, queries.length);
+      run(queries, position, to);
+      done += to - position;
+      position = to === queries.length ? 0 : to;
+      chunk = Math.min(chunk * 2, 8192);
+    }
+
+    done = 0;
+    chunk = Math.max(1, Math.min(chunk, 64));
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < budgetMs) {
+      const to = Math.min(position + chunk, queries.length);
+      run(queries, position, to);
+      done += to - position;
+      position = to === queries.length ? 0 : to;
+      chunk = Math.min(chunk * 2, 65536);
+      elapsed = performance.now() - start;
+    }
+    const rate = (done / elapsed) * 1000;
+    if (rate > best) {
+      best = rate;
+      lookups = done;
+    }
+  }
+  return { rate: best, lookups };
+}
+
+/** How many of the first `count` queries `run` answers differently from `reference`, and hits. */
+function compare(run: Runner, reference: Uint8Array, queries: string[], count: number) {
+  let differs = 0;
+  let hits = 0;
+  for (let i = 0; i < count; i++) {
+    const hit = run(queries, i, i + 1);
+    hits += hit;
+    if (hit !== reference[i]) differs++;
+  }
+  return { differs, hits };
+}
+
+function answers(run: Runner, queries: string[]): Uint8Array {
+  const out = new Uint8Array(queries.length);
+  for (let i = 0; i < queries.length; i++) out[i] = run(queries, i, i + 1);
+  return out;
+}
+
+interface Scenario {
+  key: string;
+  title: string;
+  entries: string[];
+  queries: string[];
+}
+
+/** Per-library seconds for one lookup at the previous size, to predict what cannot finish. */
+const lastLookupSeconds = new Map<string, { size: number; seconds: number; buildMs: number }>();
+
+function runScenario(scenario: Scenario): { results: Result[]; reference: Uint8Array } {
+  const results: Result[] = [];
+  let reference: Uint8Array = new Uint8Array(0);
+  for (const library of [ours, ...peers]) {
+    const previous = lastLookupSeconds.get(library.name);
+    if (previous !== undefined && library !== ours) {
+      const scale = scenario.entries.length / previous.size;
+      const predictedLookup = previous.seconds * scale;
+      const predictedBuild = previous.buildMs * scale;
+      if (predictedLookup > 10) {
+        results.push({ name: library.name, failed: `could not finish (≈${predictedLookup.toFixed(0)} s a lookup)` });
+        continue;
+      }
+      if (predictedBuild > BUILD_LIMIT_MS) {
+        results.push({ name: library.name, failed: `could not finish (build ≈${(predictedBuild / 1000).toFixed(0)} s)` });
+        continue;
+      }
+    }
+
+    const before = memoryNow();
+    const started = performance.now();
+    const built = library.build(scenario.entries);
+    const buildMs = performance.now() - started;
+    const bytes = memoryNow() - before;
+
+    const { rate, lookups } = measure(built.run, scenario.queries, library === ours ? 3 : 1);
+    if (library === ours) reference = answers(built.run, scenario.queries);
+    const compared = Math.min(scenario.queries.length, lookups, 20000);
+    const { differs, hits } = compare(built.run, reference, scenario.queries, compared);
+    const hitShare = hits / compared;
+    lastLookupSeconds.set(library.name, { size: scenario.entries.length, seconds: 1 / rate, buildMs });
+
+    const result: Result = { name: library.name, buildMs, bytes, rate, lookups, hitShare, differs, compared };
+    if (lookups < MIN_LOOKUPS) result.failed = `could not finish (${lookups} lookups in ${budgetMs} ms)`;
+    results.push(result);
+    void built.held;
+  }
+  return { results, reference };
+}
+
+// ---- formatting ----
+
+function rateText(rate: number): string {
+  if (rate >= 1e6) return `${(rate / 1e6).toFixed(2)} M/s`;
+  if (rate >= 1e3) return `${(rate / 1e3).toFixed(1)} k/s`;
+  return `${rate.toFixed(rate < 10 ? 2 : 0)} /s`;
+}
+
+function bytesText(bytes: number): string {
+  if (bytes < 0) return '≈0';
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+function msText(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 0)} ms`;
+}
+
+function ratioText(ratio: number): string {
+  if (ratio >= 100) return `${Math.round(ratio).toLocaleString('en-US')}×`;
+  return `${ratio.toFixed(ratio >= 10 ? 0 : 2)}×`;
+}
+
+// ---- run ----
+
+console.log('# CIDR allow-list benchmark\n');
+console.log(`- CPU: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs)`);
+console.log(`- Node ${process.version}, ${os.platform()} ${os.arch()}`);
+console.log(`- seed ${seed}, ${QUERY_COUNT.toLocaleString('en-US')} queries a scenario, ` +
+  `${budgetMs} ms a measurement\n`);
+
+const scenarios: Scenario[] = [];
+scenarios.push({
+  key: 'a',
+  title: '(a) local preset, 9 ranges; IPv4, IPv4-mapped and IPv6 queries',
+  entries: LOCAL_RANGES.map((r) => r.cidr),
+  queries: flatten(localQueries()),
+});
+for (const [key, count] of [['b', 10_000], ['c', 100_000], ['d', 1_000_000]] as const) {
+  const { entries, ranges } = randomIPv4Prefixes(count);
+  scenarios.push({
+    key,
+    title: `(${key}) ${count.toLocaleString('en-US')} random IPv4 prefixes`,
+    entries: flatten(entries),
+    queries: flatten(ipv4Queries(ranges)),
+  });
+}
+{
+  const { entries, prefixes } = randomIPv6Prefixes(100_000);
+  scenarios.push({
+    key: 'e',
+    title: '(e) 100,000 random IPv6 prefixes',
+    entries: flatten(entries),
+    queries: flatten(ipv6Queries(prefixes)),
+  });
+}
+
+const parseRunner: Runner = (queries, from, to) => {
+  let valid = 0;
+  for (let i = from; i < to; i++) if (isValidAddress(queries[i])) valid++;
+  return valid;
+};
+
+const summary = new Map<string, { ours: Result; parseRate: number; peers: Result[] }>();
+let preParsedRate = 0;
+
+for (const scenario of scenarios) {
+  const { results } = runScenario(scenario);
+  const parseRate = measure(parseRunner, scenario.queries, 3).rate;
+  const mine = results[0];
+
+  console.log(`## ${scenario.title}\n`);
+  console.log('| library | build | memory | lookups/s | @netvault/cidr is | differs | hits |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    if (r.rate === undefined || r.failed !== undefined) {
+      const build = r.buildMs === undefined ? '' : msText(r.buildMs);
+      const memory = r.bytes === undefined ? '' : bytesText(r.bytes);
+      console.log(`| ${r.name} | ${build} | ${memory} | ${r.failed} | | | |`);
+      continue;
+    }
+    const ratio = r === mine ? '' : `${ratioText(mine.rate! / r.rate)} faster`;
+    const memory = r.name === 'net.BlockList' ? `${bytesText(r.bytes!)}¹` : bytesText(r.bytes!);
+    const differs = r === mine ? '(reference)' : `${r.differs} of ${r.compared!.toLocaleString('en-US')}`;
+    console.log(`| ${r.name} | ${msText(r.buildMs!)} | ${memory} | ${rateText(r.rate)} | ${ratio} | ` +
+      `${differs} | ${(r.hitShare! * 100).toFixed(0)}% |`);
+  }
+  console.log(`| parse only (@netvault/cidr isValidAddress) | | | ${rateText(parseRate)} | ` +
+    `lookups are ${(mine.rate! / parseRate).toFixed(2)} of it | | |`);
+
+  if (scenario.key === 'c') {
+    const numbers = new Uint32Array(scenario.queries.map((q) => parseAddress(q).ipv4));
+    const set = CidrSet.from(scenario.entries);
+    const numberRunner: Runner = (_queries, from, to) => {
+      let hits = 0;
+      for (let i = from; i < to; i++) if (set.hasIPv4(numbers[i])) hits++;
+      return hits;
+    };
+    preParsedRate = measure(numberRunner, scenario.queries, 3).rate;
+    console.log(`| @netvault/cidr, pre-parsed (hasIPv4 on a number) | | | ${rateText(preParsedRate)} | ` +
+      `${(preParsedRate / mine.rate!).toFixed(1)}× the string rate | | |`);
+  }
+  console.log('');
+  summary.set(scenario.key, { ours: mine, parseRate, peers: results.slice(1) });
+}
+
+console.log('¹ net.BlockList keeps its rules in C++ memory, which these figures do not see.\n');
+
+// ---- goals ----
+
+const get = (key: string) => summary.get(key)!;
+const fastestPeer = (key: string) =>
+  Math.max(...get(key).peers.filter((p) => p.failed === undefined && p.rate).map((p) => p.rate!));
+const peerRate = (key: string, name: string) => get(key).peers.find((p) => p.name === name)?.rate;
+const ipv4ParseRate = get('c').parseRate;
+
+const goals: [string, number, number, string][] = [];
+const blockListA = peerRate('a', 'net.BlockList');
+if (blockListA) goals.push(['(a) vs net.BlockList', get('a').ours.rate! / blockListA, 10, '×']);
+goals.push(['(c) vs the fastest peer', get('c').ours.rate! / fastestPeer('c'), 1000, '×']);
+for (const key of ['a', 'b', 'c', 'd', 'e']) {
+  goals.push([`(${key}) string lookups / IPv4 parse-only rate`, get(key).ours.rate! / ipv4ParseRate,
+    0.6, '']);
+}
+goals.push(['(c) pre-parsed / string lookups', preParsedRate / get('c').ours.rate!, 5, '×']);
+goals.push(['(d) build time, s (at most)', get('d').ours.buildMs! / 1000, 1, 'max']);
+goals.push(['(d) memory, MB (at most)', get('d').ours.bytes! / 1e6, 8, 'max']);
+goals.push(['(e) IPv6 rate / (c) IPv4 rate (at least 1/3)', get('e').ours.rate! / get('c').ours.rate!,
+  1 / 3, '']);
+
+console.log('## Goals\n');
+console.log('| goal | measured | target | met |');
+console.log('| --- | ---: | ---: | :---: |');
+for (const [name, value, target, kind] of goals) {
+  const met = kind === 'max' ? value < target : value >= target;
+  const shown = kind === '×' ? ratioText(value) : value.toFixed(2);
+  const wanted = kind === 'max' ? `< ${target}` : kind === '×' ? `≥ ${target}×` : `≥ ${target.toFixed(2)}`;
+  console.log(`| ${name} | ${shown} | ${wanted} | ${met ? 'yes' : 'NO'} |`);
+}
