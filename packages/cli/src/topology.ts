@@ -7,7 +7,7 @@ import {
   type NetnsHandle,
 } from '@netvault/netns';
 import {
-  configureInterface, createInterface, deleteInterface, showInterface, type WgStatus,
+  configureInterface, createInterface, deleteInterface, showInterface, syncConfig, type WgStatus,
 } from '@netvault/wg';
 import { Transaction, type Reporter } from './changes.ts';
 import type { VaultConfig } from './config.ts';
@@ -216,10 +216,15 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
         await host.linkSetAlias(name, linkAlias(config));
       }
       const where = inVault ? v : host;
-      await configureInterface({ name, namespace: where }, {
-        privateKey, listenPort: tunnel.listenPort, fwMark: 0, peers,
-      });
-      tx.note(inVault ? '=' : '~', `wg setconf ${name} (keys from ${tunnel.privateKeyFile})`);
+      const device = { privateKey, listenPort: tunnel.listenPort, fwMark: 0, peers };
+      if (inVault) {
+        // syncconf keeps live sessions: a repeated `up` must not drop the handshake.
+        await syncConfig({ name, namespace: where }, device);
+        tx.note('=', `wg syncconf ${name} (keys from ${tunnel.privateKeyFile})`);
+      } else {
+        await configureInterface({ name, namespace: where }, device);
+        tx.note('~', `wg setconf ${name} (keys from ${tunnel.privateKeyFile})`);
+      }
       if (!inVault) {
         await host.linkSetNamespace(name, v);
         tx.note('~', `link set ${name} netns ${config.vault} (its UDP socket stays in ${hostWhere})`);
