@@ -229,39 +229,54 @@ async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs:
     (result) => { exited = { exitCode: result.exitCode, signal: result.signal, cause: result.cause }; },
     (error: unknown) => { exited = { cause: error }; },
   );
-  // execa's subprocess carries the Node ChildProcess as `nodeChildProcess`.
-  ((child as unknown as { nodeChildProcess?: ChildProcess }).nodeChildProcess
-    ?? (child as unknown as ChildProcess)).unref?.();
 
-  const ready = await pollUntil(async () => exited !== undefined
-    || (existsSync(socketPath(name)) && (await namespace.linkFind(name)) !== undefined), timeoutMs);
-
-  if (exited !== undefined) {
-    throw new WgToolError({
-      op, command: `wireguard-go -f ${name}`, interfaceName: name, namespace: namespace.label,
-      exitCode: exited.exitCode, signal: exited.signal,
-      stderr: 'exited before the interface appeared; run the command by hand to see why',
-      cause: exited.cause,
-    });
-  }
-
-  // `ip netns exec` and `nsenter` exec wireguard-go in place, so the pid is usually its own.
-  let pid = child.pid;
-  if (pid === undefined || wireguardGoInterface(pid) !== name) {
-    pid = findWireguardGo(name)[0]?.pid ?? pid;
-  }
-
-  if (!ready) {
-    if (pid !== undefined) await stopProcess(pid);
+  // Whatever fails from here on must not leave the process running.
+  const stop = async () => {
+    const pids = new Set(findWireguardGo(name).map((found) => found.pid));
+    if (child.pid !== undefined && wireguardGoInterface(child.pid) === name) pids.add(child.pid);
+    for (const pid of pids) await stopProcess(pid);
     removeSocket(name);
-    throw new WgInterfaceError({
-      op, interfaceName: name, namespace: namespace.label, code: 'ETIMEDOUT',
-      reason: `wireguard-go did not create the link and its control socket within ${timeoutMs} ms`,
-    });
-  }
+  };
 
-  startedHere.set(name, pid!);
-  return pid!;
+  try {
+    // execa's subprocess is a promise around the ChildProcess; only the latter can be unref'd,
+    // so that this process may exit while wireguard-go runs on.
+    (child as unknown as { nodeChildProcess: ChildProcess }).nodeChildProcess.unref();
+
+    const ready = await pollUntil(async () => exited !== undefined
+      || (existsSync(socketPath(name)) && (await namespace.linkFind(name)) !== undefined),
+    timeoutMs);
+
+    if (exited !== undefined) {
+      throw new WgToolError({
+        op, command: `wireguard-go -f ${name}`, interfaceName: name, namespace: namespace.label,
+        exitCode: exited.exitCode, signal: exited.signal,
+        stderr: 'exited before the interface appeared; run the command by hand to see why',
+        cause: exited.cause,
+      });
+    }
+    if (!ready) {
+      throw new WgInterfaceError({
+        op, interfaceName: name, namespace: namespace.label, code: 'ETIMEDOUT',
+        reason: `wireguard-go did not create the link and its control socket in ${timeoutMs} ms`,
+      });
+    }
+
+    // `ip netns exec` and `nsenter` exec wireguard-go in place, so the pid is usually its own.
+    const pid = child.pid !== undefined && wireguardGoInterface(child.pid) === name
+      ? child.pid : findWireguardGo(name)[0]?.pid;
+    if (pid === undefined) {
+      throw new WgInterfaceError({
+        op, interfaceName: name, namespace: namespace.label, code: 'ESRCH',
+        reason: 'the wireguard-go process serving the interface cannot be found',
+      });
+    }
+    startedHere.set(name, pid);
+    return pid;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /**
