@@ -109,15 +109,16 @@ const keyShaped = /[A-Za-z0-9+/]{40,}={0,2}/g;
 
 /**
  * Replaces the given secrets, and anything else shaped like a key, with `(redacted)`. `wg`
- * quotes a line it cannot read (`Line unrecognized: \`PrivateKey=…'`), so a quoted span that
- * names a key is dropped as a whole.
+ * quotes what it cannot read (`Line unrecognized: \`PrivateKey=…'`, `Key is not the correct
+ * length or format: \`…'`), so on a line that mentions a key every quoted span goes as a whole.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
     if (secret.length > 0) out = out.split(secret).join('(redacted)');
   }
-  out = out.replace(/`[^`'\n]*'/g, (span) => (/key/i.test(span) ? '`(redacted)\'' : span));
+  out = out.split('\n').map((line) => (/key/i.test(line)
+    ? line.replace(/`[^`'\n]*'/g, '`(redacted)\'') : line)).join('\n');
   return out.replace(keyShaped, '(redacted)');
 }
 
