@@ -59,6 +59,7 @@ export {
   type DeleteInterfaceOptions,
   type WaitForHandshakeOptions,
   type WgImplementation,
+  type WgInterfaceErrorDetails,
 } from './interface.js';
 export {
   WgToolError,
@@ -67,15 +68,21 @@ export {
   setInterface,
   setPeer,
   showInterface,
+  setconfText,
   syncConfig,
   type WgDeviceConfig,
+  type WgInterfaceUpdate,
   type WgPeerUpdate,
+  type WgRunOptions,
   type WgTarget,
+  type WgToolErrorDetails,
 } from './wgtool.js';
 export {
+  formatDuration,
   formatStatus,
   handshakeAge,
   parseDump,
+  type ParseDumpOptions,
   type WgPeerStatus,
   type WgStatus,
 } from './status.js';
