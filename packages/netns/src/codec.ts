@@ -10,8 +10,6 @@ import {
 
 export type OperState =
   | 'unknown' | 'notpresent' | 'down' | 'lowerlayerdown' | 'testing' | 'dormant' | 'up';
-const operStates: OperState[] =
-  ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 
 /** A network interface as `ip -d link show` describes it. */
 export interface Link {
@@ -35,32 +33,7 @@ export interface Link {
   masterIndex?: number;
 }
 
-function macOf(bytes: Buffer | undefined): string | undefined {
-  if (!bytes || bytes.length === 0) return undefined;
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
-}
 
-export function decodeLink(message: RtMessage): Link | undefined {
-  if (message.kind !== 'link') return undefined;
-  const { data, attrs } = message;
-  const info = attrs.linkinfo ? ifla.parseInfo(attrs.linkinfo) : undefined;
-  const link: Link = {
-    index: data.index ?? 0,
-    name: attrs.ifname ?? '',
-    mtu: attrs.mtu ?? 0,
-    up: Boolean(data.flags?.up),
-    lowerUp: Boolean(data.flags?.lowerUp),
-    operState: operStates[attrs.operstate ?? 0] ?? 'unknown',
-  };
-  if (info?.kind) link.kind = info.kind;
-  if (attrs.ifalias) link.alias = attrs.ifalias;
-  const mac = macOf(attrs.address);
-  if (mac) link.mac = mac;
-  if (attrs.link && attrs.link.length >= 4) link.peerIndex = attrs.link.readUInt32LE(0);
-  if (attrs.linkNetnsid !== undefined) link.peerNamespaceId = attrs.linkNetnsid;
-  if (attrs.master) link.masterIndex = attrs.master;
-  return link;
-}
 
 const VETH_INFO_PEER = 1;
 
@@ -98,36 +71,7 @@ export interface Address {
   flags: string[];
 }
 
-function scopeName(scope: number): Address['scope'] {
-  return ({ 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' } as const)[
-    scope as 0 | 200 | 253 | 254 | 255
-  ] ?? scope;
-}
 
-export function decodeAddress(message: RtMessage): Address | undefined {
-  if (message.kind !== 'address') return undefined;
-  const { data, attrs } = message;
-  const family = familyOfAf(data.family ?? 0);
-  if (!family) return undefined;
-  // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
-  const local = attrs.local ?? attrs.address;
-  if (!local) return undefined;
-  const address = formatAddress(local);
-  const entry: Address = {
-    linkIndex: data.index ?? 0,
-    family,
-    address,
-    prefixLength: data.prefixlen ?? 0,
-    cidr: `${address}/${data.prefixlen ?? 0}`,
-    scope: scopeName(data.scope ?? 0),
-    flags: Object.keys(attrs.flags ?? data.flags ?? {}).filter((f) => f !== '__unknown'),
-  };
-  if (attrs.local && attrs.address && !attrs.local.equals(attrs.address)) {
-    entry.peer = formatAddress(attrs.address);
-  }
-  if (attrs.label) entry.label = attrs.label;
-  return entry;
-}
 
 export interface AddressRequest {
   data: Record<string, unknown>;
@@ -160,7 +104,6 @@ const routeTypeNumbers: Record<RouteType, number> = {
   unicast: 1, local: 2, broadcast: 3, anycast: 4, multicast: 5,
   blackhole: 6, unreachable: 7, prohibit: 8, throw: 9,
 };
-const routeTypeNames = new Map(Object.entries(routeTypeNumbers).map(([k, v]) => [v, k as RouteType]));
 
 export const RT_TABLE_MAIN = 254;
 export const RT_TABLE_LOCAL = 255;
@@ -260,29 +203,6 @@ export function encodeRoute(spec: RouteSpec, deviceIndex: number | undefined, op
   return { data, attrs };
 }
 
-export function decodeRoute(message: RtMessage): Route | undefined {
-  if (message.kind !== 'route') return undefined;
-  const { data, attrs } = message;
-  const family = familyOfAf(data.family ?? 0);
-  if (!family) return undefined;
-  const typeNumber = typeof data.type === 'number' ? data.type : rt.RouteType[data.type ?? 'UNSPEC'];
-  const scopeNumber = typeof data.scope === 'number' ? data.scope : rt.RouteScope[data.scope ?? 'UNIVERSE'];
-  const protocolNumber = typeof data.protocol === 'number'
-    ? data.protocol : rt.RouteProtocol[(data.protocol ?? 'UNSPEC') as keyof typeof rt.RouteProtocol];
-  const route: Route = {
-    family,
-    type: routeTypeNames.get(typeNumber) ?? typeNumber,
-    destination: data.dstLen ? `${formatAddress(attrs.dst ?? Buffer.alloc(0))}/${data.dstLen}` : 'default',
-    table: attrs.table ?? data.table ?? 0,
-    metric: attrs.priority ?? 0,
-    scope: scopeName(scopeNumber),
-    protocol: protocolNumber,
-  };
-  if (attrs.oif !== undefined) route.deviceIndex = attrs.oif;
-  if (attrs.gateway) route.gateway = formatAddress(attrs.gateway);
-  if (attrs.prefsrc) route.source = formatAddress(attrs.prefsrc);
-  return route;
-}
 
 // ---- policy rules ---------------------------------------------------------------------------
 

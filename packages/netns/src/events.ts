@@ -1,5 +1,6 @@
 // Link, address and route change notifications from one namespace, as an async iterable.
-import { decodeAddress, decodeLink, decodeRoute, type Address, type Link, type Route } from './codec.ts';
+import type { Address, Link, Route } from './codec.ts';
+import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from './decode.ts';
 import { RTM, netlink, rt, type RawMessage } from './rtnetlink.ts';
 
 export type EventKind = 'link' | 'address' | 'route';
@@ -16,23 +17,22 @@ const groups: Record<EventKind, number[]> = {
 };
 
 export function decodeEvent(message: RawMessage): NetnsEvent | undefined {
-  const parsed = rt.parseMessage(message.type, message.data);
   switch (message.type) {
     case RTM.NEWLINK:
     case RTM.DELLINK: {
-      const link = decodeLink(parsed);
+      const link = decodeLinkMessage(message.data);
       return link && { kind: 'link', action: message.type === RTM.NEWLINK ? 'new' : 'del', link };
     }
     case RTM.NEWADDR:
     case RTM.DELADDR: {
-      const address = decodeAddress(parsed);
+      const address = decodeAddressMessage(message.data);
       return address && {
         kind: 'address', action: message.type === RTM.NEWADDR ? 'new' : 'del', address,
       };
     }
     case RTM.NEWROUTE:
     case RTM.DELROUTE: {
-      const route = decodeRoute(parsed);
+      const route = decodeRouteMessage(message.data);
       return route && {
         kind: 'route', action: message.type === RTM.NEWROUTE ? 'new' : 'del', route,
       };

@@ -4,10 +4,11 @@
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import {
-  decodeAddress, decodeLink, decodeRoute, decodeRule, encodeAddress, encodeLinkInfo, encodeRoute,
+  decodeRule, encodeAddress, encodeLinkInfo, encodeRoute,
   encodeRule, encodeVethPeer, tableNumber,
   type Address, type Link, type Route, type RouteSpec, type Rule, type RuleSpec, type TableRef,
 } from './codec.ts';
+import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from './decode.ts';
 import { NetnsError, invalidArgument } from './errors.ts';
 import { NetnsEvents, type EventKind } from './events.ts';
 import { namespacePath } from './namespaces.ts';
@@ -140,7 +141,7 @@ export class NetnsHandle {
   async #linkRequest(type: number, flags: number, data: object, attrs: object, ctx: RequestContext) {
     const stream = new netlink.AttrStream();
     rt.formatLinkMessage({ kind: 'link', data, attrs } as never, stream as never);
-    return this.#socket.requestParsed(type, stream.bufs as Uint8Array[], flags, ctx);
+    return this.#socket.request(type, stream.bufs as Uint8Array[], flags, ctx);
   }
 
   #linkSelector(ref: LinkRef, op: string): { data: object; attrs: object } {
@@ -156,7 +157,7 @@ export class NetnsHandle {
   async linkList(): Promise<Link[]> {
     const messages = await this.#linkRequest(RTM.GETLINK, NLM_F.DUMP, {}, {},
       this.#context('link show'));
-    return messages.map(decodeLink).filter((link): link is Link => link !== undefined);
+    return messages.map((m) => decodeLinkMessage(m.data)).filter((link): link is Link => link !== undefined);
   }
 
   /** One link by name or index; throws NetnsError with isNotFound() when absent. `ip link show DEV`. */
@@ -164,7 +165,7 @@ export class NetnsHandle {
     const { data, attrs } = this.#linkSelector(ref, 'link show');
     const [message] = await this.#linkRequest(RTM.GETLINK, 0, data, attrs,
       this.#context('link show', String(ref)));
-    const link = message && decodeLink(message);
+    const link = message && decodeLinkMessage(message.data);
     if (!link) throw new NetnsError({ ...this.#context('link show', String(ref)), errno: 19 });
     return link;
   }
@@ -350,9 +351,9 @@ export class NetnsHandle {
       data: { family: filter.family ? afOf(filter.family) : 0, index: index ?? 0 },
       attrs: {},
     } as never, stream as never);
-    const messages = await this.#socket.requestParsed(RTM.GETADDR, stream.bufs as Uint8Array[],
+    const messages = await this.#socket.request(RTM.GETADDR, stream.bufs as Uint8Array[],
       NLM_F.DUMP, this.#context('addr show'));
-    return messages.map(decodeAddress).filter((a): a is Address =>
+    return messages.map((m) => decodeAddressMessage(m.data)).filter((a): a is Address =>
       a !== undefined && (index === undefined || a.linkIndex === index)
       && (filter.family === undefined || a.family === filter.family));
   }
@@ -404,9 +405,9 @@ export class NetnsHandle {
     rt.formatRouteMessage({
       kind: 'route', data: { family: filter.family ? afOf(filter.family) : 0 }, attrs: {},
     } as never, stream as never);
-    const messages = await this.#socket.requestParsed(RTM.GETROUTE, stream.bufs as Uint8Array[],
+    const messages = await this.#socket.request(RTM.GETROUTE, stream.bufs as Uint8Array[],
       NLM_F.DUMP, this.#context('route show'));
-    return messages.map(decodeRoute).filter((r): r is Route =>
+    return messages.map((m) => decodeRouteMessage(m.data)).filter((r): r is Route =>
       r !== undefined && (table === undefined || r.table === table)
       && (filter.family === undefined || r.family === filter.family));
   }

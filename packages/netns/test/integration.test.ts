@@ -39,11 +39,11 @@ async function pair(a: NetnsHandle, b: NetnsHandle) {
   await b.linkSetUp('veth-b');
 }
 
-it.before(() => {
+test.before(() => {
   sweepTestNamespaces();
 });
 
-it.after.each(() => {
+test.after.each(() => {
   assert.ok(inHomeNetns(), 'the thread is back in its own namespace');
 });
 
@@ -325,4 +325,4 @@ it('a closed handle refuses work; failing calls leave the thread at home', async
   assert.ok(inHomeNetns(), 'setns to a namespace of the wrong type failed and left us home');
 });
 
-it.run();
+test.run();
