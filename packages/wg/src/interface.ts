@@ -226,7 +226,9 @@ async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs:
   });
   let exited: { exitCode?: number; signal?: string; cause?: unknown } | undefined;
   child.then(
-    (result) => { exited = { exitCode: result.exitCode, signal: result.signal, cause: result.cause }; },
+    (result) => {
+      exited = { exitCode: result.exitCode, signal: result.signal, cause: result.cause };
+    },
     (error: unknown) => { exited = { cause: error }; },
   );
 
@@ -376,7 +378,9 @@ export async function openInterface(ref: { name: string; namespace?: NetnsHandle
   try {
     checkName(ref.name, op, namespace.label);
     const fail = (code: string, reason: string) =>
-      new WgInterfaceError({ op, interfaceName: ref.name, namespace: namespace.label, code, reason });
+      new WgInterfaceError({
+        op, interfaceName: ref.name, namespace: namespace.label, code, reason,
+      });
     let link;
     try {
       link = await namespace.linkFind(ref.name);
@@ -389,7 +393,8 @@ export async function openInterface(ref: { name: string; namespace?: NetnsHandle
     if (link.kind === 'wireguard') return new WgInterface(ref.name, 'kernel', undefined, state);
 
     state.pid = findWireguardGo(ref.name)[0]?.pid;
-    if (link.kind === 'tun' && (state.pid !== undefined || await isSocketLive(socketPath(ref.name)))) {
+    const served = state.pid !== undefined || await isSocketLive(socketPath(ref.name));
+    if (link.kind === 'tun' && served) {
       return new WgInterface(ref.name, 'userspace', undefined, state);
     }
     throw fail('EINVAL', `the link is ${link.kind ?? 'a device'}, not a WireGuard interface`);
@@ -426,7 +431,9 @@ export async function deleteInterface(
   try {
     checkName(name, op, namespace.label);
     const fail = (code: string, reason: string, cause?: unknown) =>
-      new WgInterfaceError({ op, interfaceName: name, namespace: namespace.label, code, reason, cause });
+      new WgInterfaceError({
+        op, interfaceName: name, namespace: namespace.label, code, reason, cause,
+      });
 
     const pids = new Set<number>();
     for (const known of [state?.pid, startedHere.get(name)]) {

@@ -183,7 +183,8 @@ export function formatStatus(status: WgStatus, options: { now?: Date } = {}): st
       lines.push(`  latest handshake: ${age === 0 ? 'just now' : `${formatDuration(age)} ago`}`);
     }
     if (peer.rxBytes > 0 || peer.txBytes > 0) {
-      lines.push(`  transfer: ${formatBytes(peer.rxBytes)} received, ${formatBytes(peer.txBytes)} sent`);
+      const received = formatBytes(peer.rxBytes);
+      lines.push(`  transfer: ${received} received, ${formatBytes(peer.txBytes)} sent`);
     }
     if (peer.persistentKeepalive > 0) {
       lines.push(`  persistent keepalive: every ${formatDuration(peer.persistentKeepalive)}`);

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename } from 'node:path';
 
-/** Where wireguard-go and `wg` put and look for control sockets: one directory for all namespaces. */
+/** Where wireguard-go and `wg` keep control sockets: one directory for every namespace. */
 export const UAPI_DIR = '/var/run/wireguard';
 
 export function socketPath(name: string): string {

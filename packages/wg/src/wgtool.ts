@@ -182,7 +182,8 @@ function checkPublicKey(key: string, op: string): void {
 }
 
 function checkSecretKey(key: string, op: string, what: string): void {
-  if (!isValidKey(key)) throw new WgKeyError(`wg: ${op}: the ${what} is not base64 of 32 bytes`, { op });
+  if (isValidKey(key)) return;
+  throw new WgKeyError(`wg: ${op}: the ${what} is not base64 of 32 bytes`, { op });
 }
 
 function asQuickConfig(config: WgQuickConfig | WgDeviceConfig): WgQuickConfig {
@@ -319,7 +320,10 @@ export async function removePeer(
  * latest handshake and its age, transfer counters, keepalive. `wg show IF dump`; the private
  * key in that output is dropped while parsing.
  */
-export async function showInterface(target: WgTarget, options: WgRunOptions = {}): Promise<WgStatus> {
+export async function showInterface(
+  target: WgTarget,
+  options: WgRunOptions = {},
+): Promise<WgStatus> {
   const stdout = await runWg(target, 'wg show', ['show', target.name, 'dump'], options);
   return parseDump(stdout, { interfaceName: target.name });
 }
