@@ -140,6 +140,11 @@ function fail(reason: number): -1 {
   return -1;
 }
 
+/** Value of a hex digit by char code, -1 for anything else. */
+export function hexDigit(c: number): number {
+  return c < 128 ? HEX_DIGITS[c] : -1;
+}
+
 /** Value of a hex digit by char code, -1 for anything else (codes above 127 are not looked up). */
 const HEX_DIGITS = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX_DIGITS[48 + c] = c;

@@ -6,6 +6,7 @@ import { excludeCidr } from 'cidr-tools';
 import { CidrError, quoteEntry } from './errors.js';
 import {
   KIND_INVALID,
+  hexDigit,
   KIND_IPV4,
   fastIPv4,
   formatIPv4,
@@ -61,11 +62,16 @@ export class CidrSet {
   private readonly pieces4: Uint16Array;
   private readonly run4: Uint32Array;
 
-  // IPv6: `pieces6` holds eight words a piece, first address then last. Large form: cut at /16
-  // boundaries and indexed by `offsets6` like IPv4; small form: one sorted run of `count6`.
+  // IPv6: `pieces6` holds eight words a piece, first address then last, plus a spare piece.
+  // Large form: the ranges share their first `shift6` bits (at most 16; `w0 & topMask6` must
+  // equal `top6`), and the 16 bits after those pick the bucket in `offsets6`; ranges are cut at
+  // bucket boundaries. Small form: `offsets6` is null, one sorted run of `count6` pieces.
   private readonly offsets6: Uint32Array | null;
   private readonly pieces6: Uint32Array;
   private readonly count6: number;
+  private readonly shift6: number;
+  private readonly topMask6: number;
+  private readonly top6: number;
 
   private constructor(v4: Ranges4, v6: Ranges6) {
     this.offsets4 = v4.offsets;
@@ -74,6 +80,9 @@ export class CidrSet {
     this.offsets6 = v6.offsets;
     this.pieces6 = v6.pieces;
     this.count6 = v6.count;
+    this.shift6 = v6.shift;
+    this.topMask6 = v6.shift === 0 ? 0 : -1 << (32 - v6.shift);
+    this.top6 = v6.top & this.topMask6;
   }
 
   /**
@@ -114,9 +123,32 @@ export class CidrSet {
       if (v4 >= 0) return inRun4(this.run4, v4);
     }
 
+    // IPv6 (or an IPv4 form the fast path leaves to the full parser). Guess the bucket from the
+    // first two groups and start loading it, so the memory access overlaps the parse.
+    let guess = -1;
+    let guessLo = 0;
+    let guessHi = 0;
+    let guessFirst = 0;
+    const offsets6 = this.offsets6;
+    if (offsets6 !== null) {
+      const top = peekTopWord(ip);
+      if (top >= 0 && (top & this.topMask6) === this.top6) {
+        guess = (top << this.shift6) >>> 16;
+        guessLo = offsets6[guess];
+        guessHi = offsets6[guess + 1];
+        guessFirst = this.pieces6[guessLo << 3];
+      }
+    }
+
     const words = scratchWords;
     if (parseAddressInto(ip, words) === KIND_INVALID) return false;
-    return this.hasIPv6(words[0], words[1], words[2], words[3]);
+    const w0 = words[0];
+    if (isMappedWords(w0, words[1], words[2])) return this.hasIPv4(words[3]);
+    if (guess >= 0 && ((w0 << this.shift6) >>> 16) === guess && (w0 & this.topMask6) === this.top6) {
+      if (guessLo === guessHi || guessFirst > w0) return false;
+      return this.inBucket6(guessLo, guessHi, w0, words[1], words[2], words[3]);
+    }
+    return this.find6(w0, words[1], words[2], words[3]);
   }
 
   /**
@@ -146,19 +178,25 @@ export class CidrSet {
       return false;
     }
     if (isMappedWords(w0, w1, w2)) return this.hasIPv4(w3);
+    return this.find6(w0, w1, w2, w3);
+  }
 
-    let lo = 0;
-    let hi = this.count6;
+  private find6(w0: number, w1: number, w2: number, w3: number): boolean {
     const offsets = this.offsets6;
-    if (offsets !== null) {
-      const bucket = w0 >>> 16;
-      lo = offsets[bucket];
-      hi = offsets[bucket + 1];
-    }
+    if (offsets === null) return this.inBucket6(0, this.count6, w0, w1, w2, w3);
+    if ((w0 & this.topMask6) !== this.top6) return false;
+
+    const bucket = (w0 << this.shift6) >>> 16;
+    return this.inBucket6(offsets[bucket], offsets[bucket + 1], w0, w1, w2, w3);
+  }
+
+  /** Whether the address lies in one of the IPv6 pieces lo .. hi - 1. */
+  private inBucket6(lo: number, hi: number, w0: number, w1: number, w2: number,
+    w3: number): boolean {
     const pieces = this.pieces6;
     if (lo === hi || !wordsAtMost(pieces, lo << 3, w0, w1, w2, w3)) return false;
 
-    // The last piece of [lo, hi) that starts at or below the address holds it, if any does.
+    // The last piece that starts at or below the address is the only one that can hold it.
     let a = lo + 1;
     let b = hi;
     while (a < b) {
@@ -264,6 +302,31 @@ export class CidrSet {
     }
     return out;
   }
+}
+
+/**
+ * A guess at the first 32 bits of an IPv6 address from its first two groups, or -1. Only a
+ * guess (`::1:2:3:4:5:6:7` fools it): the caller checks it against the parsed address.
+ */
+function peekTopWord(s: string): number {
+  const length = s.length;
+  let high = 0;
+  let i = 0;
+  for (; i < length && i < 4; i++) {
+    const h = hexDigit(s.charCodeAt(i));
+    if (h < 0) break;
+    high = (high << 4) | h;
+  }
+  if (i >= length || s.charCodeAt(i) !== 58) return -1;
+
+  i++;
+  let low = 0;
+  for (let j = i; j < length && j < i + 4; j++) {
+    const h = hexDigit(s.charCodeAt(j));
+    if (h < 0) break;
+    low = (low << 4) | h;
+  }
+  return ((high << 16) | low) >>> 0;
 }
 
 /**
@@ -411,6 +474,10 @@ export interface Ranges6 {
   offsets: Uint32Array | null;
   pieces: Uint32Array;
   count: number;
+  /** Leading bits common to every range (at most 16), skipped by the bucket index. */
+  shift: number;
+  /** The first word of the common prefix. */
+  top: number;
 }
 
 /**
@@ -510,34 +577,45 @@ export class CidrSetBuilder {
     }
 
     if (merged.length / 2 <= SMALL_RANGES) {
-      const pieces = new Uint32Array(merged.length * 4);
+      const pieces = new Uint32Array(merged.length * 4 + 8);
       for (let i = 0; i < merged.length; i++) writeBigInt(pieces, i * 4, merged[i]);
-      return { offsets: null, pieces, count: merged.length / 2 };
+      return { offsets: null, pieces, count: merged.length / 2, shift: 0, top: 0 };
     }
+
+    // Skip the leading bits every range shares (all of 2000::/3, say), up to 16 of them, so the
+    // 16 bits the buckets are picked by are ones that differ.
+    const lowest = merged[0];
+    const highest = merged[merged.length - 1];
+    let shift = 0;
+    while (shift < 16 && ((lowest ^ highest) >> BigInt(127 - shift)) === 0n) shift++;
+    const bucketBits = BigInt(112 - shift);
+    const bucketOf = (x: bigint) => Number((x >> bucketBits) & 0xffffn);
 
     const offsets = new Uint32Array(BUCKETS + 1);
     for (let i = 0; i < merged.length; i += 2) {
-      const last = Number(merged[i + 1] >> 112n);
-      for (let b = Number(merged[i] >> 112n); b <= last; b++) offsets[b + 1]++;
+      const last = bucketOf(merged[i + 1]);
+      for (let b = bucketOf(merged[i]); b <= last; b++) offsets[b + 1]++;
     }
     for (let b = 0; b < BUCKETS; b++) offsets[b + 1] += offsets[b];
 
     const count = offsets[BUCKETS];
-    const pieces = new Uint32Array(count * 8);
+    const pieces = new Uint32Array(count * 8 + 8);
+    const commonTop = (lowest >> (bucketBits + 16n)) << (bucketBits + 16n);
+    const bucketSpan = (1n << bucketBits) - 1n;
     let p = 0;
     for (let i = 0; i < merged.length; i += 2) {
       const first = merged[i];
       const last = merged[i + 1];
-      const firstBucket = Number(first >> 112n);
-      const lastBucket = Number(last >> 112n);
+      const firstBucket = bucketOf(first);
+      const lastBucket = bucketOf(last);
       for (let b = firstBucket; b <= lastBucket; b++) {
-        const bucketFirst = BigInt(b) << 112n;
+        const bucketFirst = commonTop | (BigInt(b) << bucketBits);
         writeBigInt(pieces, p, b === firstBucket ? first : bucketFirst);
-        writeBigInt(pieces, p + 4, b === lastBucket ? last : bucketFirst | ((1n << 112n) - 1n));
+        writeBigInt(pieces, p + 4, b === lastBucket ? last : bucketFirst | bucketSpan);
         p += 8;
       }
     }
-    return { offsets, pieces, count };
+    return { offsets, pieces, count, shift, top: Number(lowest >> 96n) };
   }
 }
 
