@@ -11,7 +11,8 @@ import { consoleReporter, formatChange, StepError } from './changes.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { demo } from './demo.ts';
 import { formatStatus } from './status-view.ts';
-import { down, status, up } from './topology.ts';
+import { gc } from './gc.ts';
+import { down, openHost, status, up } from './topology.ts';
 import { formatVerify, verify } from './verify.ts';
 import { watch } from './watch.ts';
 
@@ -22,6 +23,7 @@ usage: netvault COMMAND [options]
 commands:
   up        build or repair the vault from the config (idempotent; undone if a step fails)
   down      remove everything netvault made for the vault (idempotent)
+  gc        remove netvault's leftovers of vaults that no longer exist
   status    draw what is there; --json for the same facts; exit 0 when healthy
   verify    active self-test: routes, firewall, DNS, forwarding, probes from the vault
   exec      run a command inside the vault with the vault's DNS: netvault exec -- CMD ARGS…
@@ -41,6 +43,7 @@ exit codes: 0 ok, 1 failed or unhealthy, 2 bad usage or config, 130 interrupted`
 const help: Record<string, string> = {
   up: 'netvault up [-c FILE] [-q] [--json]\nBuilds the vault: namespace, firewall (before any link is up), DNS, veth pair, WireGuard\ninterface born here and moved into the vault, default routes through it with unreachable\nfallbacks. A second run changes nothing and says so; a run after a partial state repairs it.',
   down: 'netvault down [-c FILE] [-q]\nRemoves the tunnel (and its wireguard-go process), the veth pair, both firewall tables, the\nvault namespace and /etc/netns/VAULT. Only objects marked as netvault\'s are touched.',
+  gc: 'netvault gc [-c FILE] [-q]\nRemoves links, nft tables and /etc/netns files marked as netvault\'s whose vault namespace\nis gone (after a crash, or a vault renamed in the config). The configured vault is kept.',
   status: 'netvault status [-c FILE] [--json]\nExit 0 when healthy, 1 otherwise.',
   verify: 'netvault verify [-c FILE] [--json]\nExit 0 when every check and probe passed.',
   exec: 'netvault exec [-c FILE] -- CMD [ARGS…]\nRuns CMD in the vault (ip netns exec), with /etc/netns/VAULT/resolv.conf as /etc/resolv.conf.\nExits with CMD\'s exit code.',
@@ -98,6 +101,16 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'down': {
       await down(config(), report);
+      return 0;
+    }
+    case 'gc': {
+      const cfg = config();
+      const host = openHost(cfg);
+      try {
+        await gc(host, report, [cfg.vault]);
+      } finally {
+        host.close();
+      }
       return 0;
     }
     case 'status': {
