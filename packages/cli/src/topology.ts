@@ -10,6 +10,7 @@ import {
   configureInterface, createInterface, deleteInterface, showInterface, syncConfig, type WgStatus,
 } from '@netvault/wg';
 import { Transaction, type Reporter } from './changes.ts';
+import { handshakeProblem } from './health.ts';
 import type { VaultConfig } from './config.ts';
 import { applyRuleset, deleteTable, readTable, rulesetFingerprint } from './firewall.ts';
 import { hostRuleset, vaultRuleset } from './firewall-ruleset.ts';
@@ -427,10 +428,8 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
     || !result.routes.some((r) => r.type === 'unreachable' && r.family === 6)) {
     problems.push('an unreachable fallback route is missing');
   }
-  const handshake = result.tunnel?.wg?.peers[0]?.handshakeAgeSeconds;
-  if (result.tunnel?.wg && (handshake === undefined || handshake > 180)) {
-    problems.push('no recent handshake with the provider (over 3 minutes)');
-  }
+  const handshake = result.tunnel?.wg && handshakeProblem(result.tunnel.wg.peers[0]);
+  if (handshake) problems.push(handshake);
   result.healthy = problems.length === 0;
   return result;
 }

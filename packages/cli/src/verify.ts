@@ -7,6 +7,7 @@ import { showInterface } from '@netvault/wg';
 import type { VaultConfig } from './config.ts';
 import { expectedFingerprint, readCounters, rulesetFingerprint } from './firewall.ts';
 import { hostRuleset, vaultRuleset } from './firewall-ruleset.ts';
+import { handshakeProblem } from './health.ts';
 import { probe, type ProbeResult } from './probes.ts';
 import { openHost, resolvConfPath, tableName } from './topology.ts';
 import { loadTunnel, tunnelHasIpv6 } from './tunnel-file.ts';
@@ -99,9 +100,9 @@ export async function verify(config: VaultConfig): Promise<VerifyReport> {
     if (tunnelLink) {
       try {
         const status = await showInterface({ name: config.tunnel.interface, namespace: vault });
-        const age = status.peers[0]?.handshakeAgeSeconds;
-        check('tunnel handshake', age !== undefined && age < 180,
-          age === undefined ? 'no handshake yet' : `latest handshake ${age} s ago`);
+        const problem = handshakeProblem(status.peers[0]);
+        check('tunnel handshake', problem === undefined,
+          problem ?? `latest handshake ${status.peers[0]?.handshakeAgeSeconds} s ago`);
       } catch (error) {
         check('tunnel handshake', false, (error as Error).message);
       }

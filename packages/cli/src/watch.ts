@@ -5,6 +5,7 @@
 import { namespaceExists, openNamespace } from '@netvault/netns';
 import { showInterface } from '@netvault/wg';
 import type { Reporter } from './changes.ts';
+import { handshakeProblem } from './health.ts';
 import type { VaultConfig } from './config.ts';
 import { up } from './topology.ts';
 
@@ -28,8 +29,7 @@ export async function watch(config: VaultConfig, options: {
         else if (!link.up) problem = `tunnel ${config.tunnel.interface} is down`;
         else {
           const status = await showInterface({ name: config.tunnel.interface, namespace: vault });
-          const age = status.peers[0]?.handshakeAgeSeconds;
-          if (age === undefined || age > 180) problem = `no handshake for ${age ?? '∞'} s`;
+          problem = handshakeProblem(status.peers[0]);
         }
       } catch (error) {
         problem = (error as Error).message;
