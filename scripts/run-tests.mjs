@@ -60,6 +60,10 @@ const files = findTestFiles(join(repo, 'packages'))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 
+// Leftovers of crashed runs first, so that they cannot make this run fail.
+const sweep = await runFile(join('scripts', 'sweep.ts'));
+if (sweep.code !== 0) console.log('[run-tests] sweeping leftovers failed; continuing');
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { namespaceExists, openNamespace } from '@netvault/netns';
 import { createTestNamespace, privilegedSkipReason, uniqueName } from '@netvault/netns/testing';
+import { uniqueInterfaceName } from '@netvault/wg/testing';
 import {
   configureInterface, createInterface, deleteInterface, generateKeyPair, waitForHandshake,
 } from '@netvault/wg';
@@ -23,10 +24,10 @@ it('up builds, a second up changes nothing, verify holds, down removes it all', 
   const host = createTestNamespace('host');
   const provider = createTestNamespace('prov');
   const work = mkdtempSync('/run/nvt-cli-');
-  const wgName = `nvt${process.pid.toString(36)}p`;
+  const wgName = uniqueInterfaceName('p');
   const config: VaultConfig = {
     ...structuredClone(DEFAULTS), vault: uniqueName('vault'), hostNamespace: host.name,
-    tunnel: { interface: `nvt${process.pid.toString(36)}v`, file: `${work}/tunnel.json`, implementation: 'auto' },
+    tunnel: { interface: uniqueInterfaceName('v'), file: `${work}/tunnel.json`, implementation: 'auto' },
     verify: { mustNotReach: ['198.18.0.1'], ipEchoUrl: undefined }, source: 'test',
   };
   const changes: Change[] = [];
