@@ -140,11 +140,6 @@ function fail(reason: number): -1 {
   return -1;
 }
 
-/** Value of a hex digit by char code, -1 for anything else. */
-export function hexDigit(c: number): number {
-  return c < 128 ? HEX_DIGITS[c] : -1;
-}
-
 /** Value of a hex digit by char code, -1 for anything else (codes above 127 are not looked up). */
 const HEX_DIGITS = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX_DIGITS[48 + c] = c;
@@ -155,18 +150,25 @@ for (let c = 0; c < 6; c++) {
 
 /**
  * Parses an IPv6 address with an optional zone into four 32-bit words (network order).
- * Returns KIND_IPV6, or KIND_INVALID with the reason in `lastReason`.
+ * Returns KIND_IPV6, or KIND_INVALID with the reason in `lastReason`. Like netip, the first "%"
+ * ends the address and starts the zone; the scan meets it on its way rather than looking for it
+ * first, and then parses the part before it again.
  */
 function parseIPv6(s: string, words: Uint32Array): number {
-  let end = s.length;
   lastZoneStart = -1;
-  const percent = s.indexOf('%');
-  if (percent !== -1) {
-    if (percent === end - 1) return failKind(R_ZONE_EMPTY);
-    lastZoneStart = percent + 1;
-    end = percent;
-  }
+  const kind = parseIPv6Until(s, s.length, words);
+  if (kind !== ZONE_FOUND) return kind;
 
+  const percent = s.indexOf('%');
+  if (percent === s.length - 1) return failKind(R_ZONE_EMPTY);
+  lastZoneStart = percent + 1;
+  return parseIPv6Until(s, percent, words);
+}
+
+/** parseIPv6Until met a "%": the address ends before the first one. */
+const ZONE_FOUND = -1;
+
+function parseIPv6Until(s: string, end: number, words: Uint32Array): number {
   let count = 0;
   let ellipsis = -1;
   let p = 0;
@@ -180,21 +182,25 @@ function parseIPv6(s: string, words: Uint32Array): number {
   }
 
   while (count < 8) {
-    let off = p;
+    const from = p;
     let group = 0;
-    for (; off < end; off++) {
-      const c = s.charCodeAt(off);
+    let c = 0;
+    for (; p < end; p++) {
+      c = s.charCodeAt(p);
       const h = c < 128 ? HEX_DIGITS[c] : -1;
       if (h < 0) break;
       group = (group << 4) | h;
     }
-    if (off === p) return failKind(R_V6_GROUP_EMPTY);
-    if (off - p > 4) return failKind(R_V6_GROUP_LONG);
+    const atEnd = p === end;
+    if (!atEnd && c === 37) return ZONE_FOUND;
+    if (p === from) return failKind(R_V6_GROUP_EMPTY);
+    if (p - from > 4) return failKind(R_V6_GROUP_LONG);
 
-    if (off < end && s.charCodeAt(off) === 46) {
+    if (!atEnd && c === 46) {
       if (ellipsis < 0 && count !== 6) return failKind(R_V6_EMBED_PLACE);
       if (count + 2 > 8) return failKind(R_V6_EMBED_ROOM);
-      const v4 = parseIPv4Octets(s, p, end);
+      if (end === s.length && s.indexOf('%', p) >= 0) return ZONE_FOUND;
+      const v4 = parseIPv4Octets(s, from, end);
       if (v4 < 0) return KIND_INVALID;
       groups[count++] = v4 >>> 16;
       groups[count++] = v4 & 0xffff;
@@ -203,19 +209,21 @@ function parseIPv6(s: string, words: Uint32Array): number {
     }
 
     groups[count++] = group;
-    p = off;
-    if (p === end) break;
-    if (s.charCodeAt(p) !== 58) return failKind(R_V6_WANT_COLON);
+    if (atEnd) break;
+    if (c !== 58) return failKind(R_V6_WANT_COLON);
     if (p + 1 === end) return failKind(R_V6_TRAILING_COLON);
     p++;
-    if (s.charCodeAt(p) === 58) {
+    c = s.charCodeAt(p);
+    if (c === 58) {
       if (ellipsis >= 0) return failKind(R_V6_TWO_ELLIPSES);
       ellipsis = count;
       p++;
       if (p === end) break;
+    } else if (c === 37) {
+      return ZONE_FOUND;
     }
   }
-  if (p !== end) return failKind(R_V6_TRAILING);
+  if (p !== end) return s.charCodeAt(p) === 37 ? ZONE_FOUND : failKind(R_V6_TRAILING);
 
   if (count < 8) {
     if (ellipsis < 0) return failKind(R_V6_TOO_SHORT);

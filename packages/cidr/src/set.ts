@@ -6,7 +6,6 @@ import { excludeCidr } from 'cidr-tools';
 import { CidrError, quoteEntry } from './errors.js';
 import {
   KIND_INVALID,
-  hexDigit,
   KIND_IPV4,
   fastIPv4,
   formatIPv4,
@@ -62,12 +61,17 @@ export class CidrSet {
   private readonly pieces4: Uint16Array;
   private readonly run4: Uint32Array;
 
-  // IPv6: `pieces6` holds eight words a piece, first address then last, plus a spare piece.
-  // Large form: the ranges share their first `shift6` bits (at most 16; `w0 & topMask6` must
-  // equal `top6`), and the 16 bits after those pick the bucket in `offsets6`; ranges are cut at
-  // bucket boundaries. Small form: `offsets6` is null, one sorted run of `count6` pieces.
+  // IPv6. Each piece is a [first, last] range split in halves: `pieces6` holds the upper 64 bits
+  // of first and last (four words a piece, plus a spare piece), `lows6` the lower 64 bits, and
+  // `whole6` is 1 when those are all zeros and all ones (the piece covers whole /64s), so most
+  // lookups never read `lows6`. Large form: the ranges share their first `shift6` bits (at most
+  // 16; `w0 & topMask6` must equal `top6`), the 16 bits after those pick the bucket in
+  // `offsets6`, and ranges are cut at bucket boundaries. Small form: `offsets6` is null and
+  // the `count6` pieces are one sorted run.
   private readonly offsets6: Uint32Array | null;
   private readonly pieces6: Uint32Array;
+  private readonly lows6: Uint32Array;
+  private readonly whole6: Uint8Array;
   private readonly count6: number;
   private readonly shift6: number;
   private readonly topMask6: number;
@@ -79,6 +83,8 @@ export class CidrSet {
     this.run4 = v4.run;
     this.offsets6 = v6.offsets;
     this.pieces6 = v6.pieces;
+    this.lows6 = v6.lows;
+    this.whole6 = v6.whole;
     this.count6 = v6.count;
     this.shift6 = v6.shift;
     this.topMask6 = v6.shift === 0 ? 0 : -1 << (32 - v6.shift);
@@ -123,32 +129,18 @@ export class CidrSet {
       if (v4 >= 0) return inRun4(this.run4, v4);
     }
 
-    // IPv6 (or an IPv4 form the fast path leaves to the full parser). Guess the bucket from the
-    // first two groups and start loading it, so the memory access overlaps the parse.
-    let guess = -1;
-    let guessLo = 0;
-    let guessHi = 0;
-    let guessFirst = 0;
-    const offsets6 = this.offsets6;
-    if (offsets6 !== null) {
-      const top = peekTopWord(ip);
-      if (top >= 0 && (top & this.topMask6) === this.top6) {
-        guess = (top << this.shift6) >>> 16;
-        guessLo = offsets6[guess];
-        guessHi = offsets6[guess + 1];
-        guessFirst = this.pieces6[guessLo << 3];
-      }
-    }
+    return this.hasParsed(ip);
+  }
 
+  /** IPv6, or an IPv4 form the fast path leaves to the full parser. */
+  private hasParsed(ip: string): boolean {
     const words = scratchWords;
     if (parseAddressInto(ip, words) === KIND_INVALID) return false;
     const w0 = words[0];
-    if (isMappedWords(w0, words[1], words[2])) return this.hasIPv4(words[3]);
-    if (guess >= 0 && ((w0 << this.shift6) >>> 16) === guess && (w0 & this.topMask6) === this.top6) {
-      if (guessLo === guessHi || guessFirst > w0) return false;
-      return this.inBucket6(guessLo, guessHi, w0, words[1], words[2], words[3]);
-    }
-    return this.find6(w0, words[1], words[2], words[3]);
+    const w1 = words[1];
+    const w2 = words[2];
+    if (isMappedWords(w0, w1, w2)) return this.hasIPv4(words[3]);
+    return this.find6(w0, w1, w2, words[3]);
   }
 
   /**
@@ -194,17 +186,40 @@ export class CidrSet {
   private inBucket6(lo: number, hi: number, w0: number, w1: number, w2: number,
     w3: number): boolean {
     const pieces = this.pieces6;
-    if (lo === hi || !wordsAtMost(pieces, lo << 3, w0, w1, w2, w3)) return false;
 
-    // The last piece that starts at or below the address is the only one that can hold it.
-    let a = lo + 1;
+    // Count the pieces whose first address has upper half at or below the address's.
+    let a = lo;
     let b = hi;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      if (wordsAtMost(pieces, mid << 3, w0, w1, w2, w3)) a = mid + 1;
+      const i = mid << 2;
+      const x = pieces[i];
+      if (x < w0 || (x === w0 && pieces[i + 1] <= w1)) a = mid + 1;
       else b = mid;
     }
-    return wordsAtLeast(pieces, ((a - 1) << 3) + 4, w0, w1, w2, w3);
+
+    // Walk back over the pieces whose upper halves bracket the address's: usually one, several
+    // only when small ranges share a /64. Last addresses only grow, so stop at the first whose
+    // last upper half is below the address's.
+    for (let p = a - 1; p >= lo; p--) {
+      const i = p << 2;
+      const x = pieces[i + 2];
+      if (x < w0 || (x === w0 && pieces[i + 3] < w1)) return false;
+      if (this.whole6[p] === 1 || this.holdsLow6(p, w0, w1, w2, w3)) return true;
+    }
+    return false;
+  }
+
+  /** Full 128-bit check of piece p, whose upper halves already bracket the address. */
+  private holdsLow6(p: number, w0: number, w1: number, w2: number, w3: number): boolean {
+    const pieces = this.pieces6;
+    const lows = this.lows6;
+    const i = p << 2;
+    const firstBelow = pieces[i] !== w0 || pieces[i + 1] !== w1 ||
+      lows[i] < w2 || (lows[i] === w2 && lows[i + 1] <= w3);
+    const lastAbove = pieces[i + 2] !== w0 || pieces[i + 3] !== w1 ||
+      lows[i + 2] > w2 || (lows[i + 2] === w2 && lows[i + 3] >= w3);
+    return firstBelow && lastAbove;
   }
 
   /** True when the address in network byte order (4 or 16 bytes) is in the set. */
@@ -230,7 +245,8 @@ export class CidrSet {
   /** Bytes held by the lookup tables (the whole footprint apart from a few small objects). */
   get byteLength(): number {
     return (this.offsets4?.byteLength ?? 0) + this.pieces4.byteLength + this.run4.byteLength +
-      (this.offsets6?.byteLength ?? 0) + this.pieces6.byteLength;
+      (this.offsets6?.byteLength ?? 0) + this.pieces6.byteLength + this.lows6.byteLength +
+      this.whole6.byteLength;
   }
 
   /**
@@ -295,38 +311,16 @@ export class CidrSet {
   private ranges6(): bigint[] {
     const out: bigint[] = [];
     for (let i = 0; i < this.count6; i++) {
-      const first = wordsToBigInt(this.pieces6, i << 3);
-      const last = wordsToBigInt(this.pieces6, (i << 3) + 4);
+      const i4 = i << 2;
+      const first = (BigInt(this.pieces6[i4]) << 96n) | (BigInt(this.pieces6[i4 + 1]) << 64n) |
+        (BigInt(this.lows6[i4]) << 32n) | BigInt(this.lows6[i4 + 1]);
+      const last = (BigInt(this.pieces6[i4 + 2]) << 96n) | (BigInt(this.pieces6[i4 + 3]) << 64n) |
+        (BigInt(this.lows6[i4 + 2]) << 32n) | BigInt(this.lows6[i4 + 3]);
       if (out.length > 0 && out[out.length - 1] + 1n === first) out[out.length - 1] = last;
       else out.push(first, last);
     }
     return out;
   }
-}
-
-/**
- * A guess at the first 32 bits of an IPv6 address from its first two groups, or -1. Only a
- * guess (`::1:2:3:4:5:6:7` fools it): the caller checks it against the parsed address.
- */
-function peekTopWord(s: string): number {
-  const length = s.length;
-  let high = 0;
-  let i = 0;
-  for (; i < length && i < 4; i++) {
-    const h = hexDigit(s.charCodeAt(i));
-    if (h < 0) break;
-    high = (high << 4) | h;
-  }
-  if (i >= length || s.charCodeAt(i) !== 58) return -1;
-
-  i++;
-  let low = 0;
-  for (let j = i; j < length && j < i + 4; j++) {
-    const h = hexDigit(s.charCodeAt(j));
-    if (h < 0) break;
-    low = (low << 4) | h;
-  }
-  return ((high << 16) | low) >>> 0;
 }
 
 /**
@@ -401,28 +395,6 @@ function inRun4(run: Uint32Array, value: number): boolean {
   return a !== 0 && run[(a << 1) - 1] >= value;
 }
 
-function wordsAtMost(a: Uint32Array, i: number, w0: number, w1: number, w2: number,
-  w3: number): boolean {
-  let x = a[i];
-  if (x !== w0) return x < w0;
-  x = a[i + 1];
-  if (x !== w1) return x < w1;
-  x = a[i + 2];
-  if (x !== w2) return x < w2;
-  return a[i + 3] <= w3;
-}
-
-function wordsAtLeast(a: Uint32Array, i: number, w0: number, w1: number, w2: number,
-  w3: number): boolean {
-  let x = a[i];
-  if (x !== w0) return x > w0;
-  x = a[i + 1];
-  if (x !== w1) return x > w1;
-  x = a[i + 2];
-  if (x !== w2) return x > w2;
-  return a[i + 3] >= w3;
-}
-
 function readWord(bytes: Uint8Array, i: number): number {
   return ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
 }
@@ -430,13 +402,6 @@ function readWord(bytes: Uint8Array, i: number): number {
 function wordsToBigInt(a: Uint32Array, i: number): bigint {
   return (BigInt(a[i]) << 96n) | (BigInt(a[i + 1]) << 64n) | (BigInt(a[i + 2]) << 32n) |
     BigInt(a[i + 3]);
-}
-
-function writeBigInt(a: Uint32Array, i: number, value: bigint): void {
-  a[i] = Number(value >> 96n);
-  a[i + 1] = Number((value >> 64n) & 0xffffffffn);
-  a[i + 2] = Number((value >> 32n) & 0xffffffffn);
-  a[i + 3] = Number(value & 0xffffffffn);
 }
 
 function pushIPv4Cidrs(start: number, end: number, out: string[]): void {
@@ -473,6 +438,8 @@ export interface Ranges4 {
 export interface Ranges6 {
   offsets: Uint32Array | null;
   pieces: Uint32Array;
+  lows: Uint32Array;
+  whole: Uint8Array;
   count: number;
   /** Leading bits common to every range (at most 16), skipped by the bucket index. */
   shift: number;
@@ -577,9 +544,10 @@ export class CidrSetBuilder {
     }
 
     if (merged.length / 2 <= SMALL_RANGES) {
-      const pieces = new Uint32Array(merged.length * 4 + 8);
-      for (let i = 0; i < merged.length; i++) writeBigInt(pieces, i * 4, merged[i]);
-      return { offsets: null, pieces, count: merged.length / 2, shift: 0, top: 0 };
+      const count = merged.length / 2;
+      const table = new PieceTable6(count);
+      for (let i = 0; i < merged.length; i += 2) table.push(merged[i], merged[i + 1]);
+      return { offsets: null, ...table.done(), count, shift: 0, top: 0 };
     }
 
     // Skip the leading bits every range shares (all of 2000::/3, say), up to 16 of them, so the
@@ -599,10 +567,9 @@ export class CidrSetBuilder {
     for (let b = 0; b < BUCKETS; b++) offsets[b + 1] += offsets[b];
 
     const count = offsets[BUCKETS];
-    const pieces = new Uint32Array(count * 8 + 8);
+    const table = new PieceTable6(count);
     const commonTop = (lowest >> (bucketBits + 16n)) << (bucketBits + 16n);
     const bucketSpan = (1n << bucketBits) - 1n;
-    let p = 0;
     for (let i = 0; i < merged.length; i += 2) {
       const first = merged[i];
       const last = merged[i + 1];
@@ -610,13 +577,47 @@ export class CidrSetBuilder {
       const lastBucket = bucketOf(last);
       for (let b = firstBucket; b <= lastBucket; b++) {
         const bucketFirst = commonTop | (BigInt(b) << bucketBits);
-        writeBigInt(pieces, p, b === firstBucket ? first : bucketFirst);
-        writeBigInt(pieces, p + 4, b === lastBucket ? last : bucketFirst | bucketSpan);
-        p += 8;
+        table.push(b === firstBucket ? first : bucketFirst,
+          b === lastBucket ? last : bucketFirst | bucketSpan);
       }
     }
-    return { offsets, pieces, count, shift, top: Number(lowest >> 96n) };
+    return { offsets, ...table.done(), count, shift, top: Number(lowest >> 96n) };
   }
+}
+
+const LOW_64 = (1n << 64n) - 1n;
+
+/** Fills the split IPv6 piece arrays, one [first, last] range at a time. */
+class PieceTable6 {
+  private readonly pieces: Uint32Array;
+  private readonly lows: Uint32Array;
+  private readonly whole: Uint8Array;
+  private count = 0;
+
+  constructor(capacity: number) {
+    this.pieces = new Uint32Array(4 * capacity + 4);
+    this.lows = new Uint32Array(4 * capacity);
+    this.whole = new Uint8Array(capacity);
+  }
+
+  push(first: bigint, last: bigint): void {
+    const i = this.count << 2;
+    writeWordPair(this.pieces, i, first >> 64n);
+    writeWordPair(this.pieces, i + 2, last >> 64n);
+    writeWordPair(this.lows, i, first & LOW_64);
+    writeWordPair(this.lows, i + 2, last & LOW_64);
+    this.whole[this.count] = (first & LOW_64) === 0n && (last & LOW_64) === LOW_64 ? 1 : 0;
+    this.count++;
+  }
+
+  done(): { pieces: Uint32Array; lows: Uint32Array; whole: Uint8Array } {
+    return { pieces: this.pieces, lows: this.lows, whole: this.whole };
+  }
+}
+
+function writeWordPair(a: Uint32Array, i: number, value: bigint): void {
+  a[i] = Number(value >> 32n);
+  a[i + 1] = Number(value & 0xffffffffn);
 }
 
 let entryStart4 = 0;

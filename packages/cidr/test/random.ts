@@ -53,7 +53,8 @@ export function v6Text(value: bigint, random: Random): string {
     case 0:
       return address.toNormalizedString();
     case 1:
-      return address.toFixedLengthString().toUpperCase();
+      return address.toNormalizedString().split(':').map((g) => g.padStart(4, '0')).join(':')
+        .toUpperCase();
     default:
       return address.toRFC5952String();
   }
