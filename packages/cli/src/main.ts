@@ -10,6 +10,7 @@ import { ingest, watchLandingZone, type IngestResult } from '@netvault/wg';
 import { consoleReporter, formatChange, StepError } from './changes.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { demo } from './demo.ts';
+import { landingZoneCommand, landingZoneHelp } from './landing-cli.ts';
 import { formatStatus } from './status-view.ts';
 import { gc } from './gc.ts';
 import { down, openHost, status, up } from './topology.ts';
@@ -30,6 +31,7 @@ commands:
   watch     follow the tunnel; report loss and recovery, repair with 'up' when it returns
   ingest    take a provider's WireGuard .conf in: netvault ingest FILE [--watch DIR]
   allow     check addresses against an allow-list: netvault allow ADDRESS… [--list FILE]
+  landing-zone  the upload page for a provider's .conf, on 127.0.0.1:10023 by default
   demo      the whole killswitch in throwaway namespaces, then removed again
 
 options:
@@ -50,6 +52,7 @@ const help: Record<string, string> = {
   watch: 'netvault watch [-c FILE] [--interval SECONDS]\nFollows link events and the handshake age; never adds a route outside the tunnel.',
   ingest: 'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]\nnetvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]\nSplits a provider .conf: private key into a 0600 key file, public parameters into\nCONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
   allow: 'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]\nExit 0 when every address is allowed (default list: the local preset).',
+  'landing-zone': landingZoneHelp,
   demo: 'netvault demo [-q]\nBuilds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,\nkills the tunnel to show the vault has no way out, repairs it, and removes everything.',
 };
 
@@ -83,6 +86,13 @@ async function run(argv: string[]): Promise<number> {
       xff: { type: 'string' },
       depth: { type: 'string' },
       interval: { type: 'string' },
+      listen: { type: 'string' },
+      landing: { type: 'string' },
+      allow: { type: 'string' },
+      'allow-file': { type: 'string' },
+      host: { type: 'string' },
+      'trusted-proxy': { type: 'string' },
+      'excluded-ips': { type: 'string' },
     },
   });
   if (values.help) {
@@ -204,6 +214,8 @@ async function run(argv: string[]): Promise<number> {
       }
       return all ? 0 : 1;
     }
+    case 'landing-zone':
+      return landingZoneCommand(values);
     case 'demo': {
       const ok = await demo(report, (line) => out(line));
       out(ok ? '\ndemo: every check passed, nothing is left behind' : '\ndemo: SOME CHECKS FAILED');
