@@ -13,6 +13,8 @@ import { demo } from './demo.ts';
 import { landingZoneCommand, landingZoneHelp } from './landing-cli.ts';
 import { formatStatus } from './status-view.ts';
 import { gc } from './gc.ts';
+import { proxyConfigCommand, proxyConfigHelp } from './proxy-config.ts';
+import { systemdCommand, systemdHelp } from './systemd.ts';
 import { down, openHost, status, up } from './topology.ts';
 import { formatVerify, verify } from './verify.ts';
 import { watch } from './watch.ts';
@@ -32,6 +34,8 @@ commands:
   ingest    take a provider's WireGuard .conf in: netvault ingest FILE [--watch DIR]
   allow     check addresses against an allow-list: netvault allow ADDRESS… [--list FILE]
   landing-zone  the upload page for a provider's .conf, on 127.0.0.1:10023 by default
+  systemd   systemd units: the vault at boot, the landing page, services moved into the vault
+  proxy-config  Traefik or Caddy configuration for the services in the vault: traefik|caddy
   demo      the whole killswitch in throwaway namespaces, then removed again
 
 options:
@@ -53,6 +57,8 @@ const help: Record<string, string> = {
   ingest: 'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]\nnetvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]\nSplits a provider .conf: private key into a 0600 key file, public parameters into\nCONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
   allow: 'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]\nExit 0 when every address is allowed (default list: the local preset).',
   'landing-zone': landingZoneHelp,
+  systemd: systemdHelp,
+  'proxy-config': proxyConfigHelp,
   demo: 'netvault demo [-q]\nBuilds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,\nkills the tunnel to show the vault has no way out, repairs it, and removes everything.',
 };
 
@@ -93,6 +99,14 @@ async function run(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'trusted-proxy': { type: 'string' },
       'excluded-ips': { type: 'string' },
+      services: { type: 'string' },
+      out: { type: 'string' },
+      netvault: { type: 'string' },
+      unit: { type: 'string' },
+      'no-landing': { type: 'boolean' },
+      service: { type: 'string', multiple: true },
+      domain: { type: 'string' },
+      entrypoint: { type: 'string' },
     },
   });
   if (values.help) {
@@ -216,6 +230,10 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'landing-zone':
       return landingZoneCommand(values);
+    case 'systemd':
+      return systemdCommand(values, config(), report, out);
+    case 'proxy-config':
+      return proxyConfigCommand(positionals[0], values, config(), report, out);
     case 'demo': {
       const ok = await demo(report, (line) => out(line));
       out(ok ? '\ndemo: every check passed, nothing is left behind' : '\ndemo: SOME CHECKS FAILED');
