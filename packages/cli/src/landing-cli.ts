@@ -8,9 +8,9 @@ import {
   type LandingZoneOptions,
 } from './landing.ts';
 
-export const landingZoneHelp = `netvault landing-zone [--listen ADDR:PORT] [--landing DIR] [--key-dir DIR]
-    [--config-dir DIR] [--name IF] [--allow CIDR,…] [--allow-file FILE] [--host NAME,…]
-    [--trusted-proxy CIDR,…] [--depth N | --excluded-ips CIDR,…]
+export const landingZoneHelp = `netvault landing-zone [--listen ADDR:PORT] [--landing DIR]
+    [--key-dir DIR] [--config-dir DIR] [--name IF] [--allow CIDR,…] [--allow-file FILE]
+    [--host NAME,…] [--trusted-proxy CIDR,…] [--depth N | --excluded-ips CIDR,…]
 Serves the upload page for a provider's WireGuard .conf (default ${defaultLandingListen}) and
 ingests what it receives (and what is dropped into the landing folder by hand): key into a
 0600 file, public parameters into CONFIG-DIR/tunnel.json and tunnel.nix. Only clients in

@@ -43,7 +43,8 @@ export class RateLimiter {
       throw new RangeError(`rate limit: perSecond must be a number above 0, got ${perSecond}`);
     }
     if (!Number.isInteger(maxClients) || maxClients < 1) {
-      throw new RangeError(`rate limit: maxClients must be a whole number, 1 or more, got ${maxClients}`);
+      throw new RangeError(
+        `rate limit: maxClients must be a whole number, 1 or more, got ${maxClients}`);
     }
 
     this.burst = burst;

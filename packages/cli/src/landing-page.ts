@@ -55,18 +55,22 @@ body {
 main { max-width: 40rem; margin: 0 auto; padding: 1.25rem 1rem 2rem; }
 header h1 { font-size: 1.4rem; margin: 0.5rem 0 0; letter-spacing: -0.01em; }
 header p { margin: 0.25rem 0 1.25rem; color: var(--muted); }
-code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.9em; }
+code, .mono {
+  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.9em;
+}
 .zone {
   display: block; background: var(--card); border: 2px dashed var(--line); border-radius: 14px;
   padding: 2rem 1.25rem; text-align: center; cursor: pointer;
   transition: border-color 0.15s, background 0.15s;
 }
-.zone:hover, .zone.over, .zone:focus-within { border-color: var(--accent); background: var(--accent-soft); }
+.zone:hover, .zone.over, .zone:focus-within {
+  border-color: var(--accent); background: var(--accent-soft);
+}
 .zone .big { font-size: 1.15rem; font-weight: 600; margin: 0 0 0.75rem; }
 .zone .hint { color: var(--muted); font-size: 0.9rem; margin: 0.9rem 0 0; }
 .button {
-  display: inline-block; cursor: pointer; background: var(--accent); color: #fff; border-radius: 999px;
-  padding: 0.6rem 1.3rem; font-weight: 600; min-height: 44px;
+  display: inline-block; cursor: pointer; background: var(--accent); color: #fff;
+  border-radius: 999px;  padding: 0.6rem 1.3rem; font-weight: 600; min-height: 44px;
 }
 @media (prefers-color-scheme: dark) { .button { color: #0b1020; } }
 .visually-hidden {
@@ -84,7 +88,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .card.ok h2 { color: var(--ok); }
 .card.bad h2 { color: var(--bad); }
 .card h3 { font-size: 0.95rem; margin: 1rem 0 0.4rem; color: var(--muted); font-weight: 600; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 1rem; margin: 0; }
+dl { display: grid; grid-template-columns: 8.5rem 1fr; gap: 0.3rem 1rem; margin: 0; }
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 .where { font-weight: 600; }
@@ -247,6 +251,7 @@ export function landingPage(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta name="netvault-token" content="${escapeHtml(token)}">
+<link rel="icon" href="data:,">
 <title>netvault · landing zone</title>
 <style nonce="${nonce}">${style}</style>
 </head>
@@ -267,7 +272,8 @@ file on this server and is never shown; addresses, endpoint, peer key and DNS ar
 <div id="result" aria-live="polite"></div>
 <noscript><section class="card bad"><h2>JavaScript is off</h2>
 <p class="reason">This page sends the file with a few lines of plain JavaScript. Without it, from
-a shell on an allowed address:</p><p class="reason mono">${escapeHtml(curl)}</p></section></noscript>
+a shell on an allowed address:</p>
+<p class="reason mono">${escapeHtml(curl)}</p></section></noscript>
 <footer>Served by netvault, only to allowed addresses. Uploads are ingested at once; the
 original is overwritten and removed.</footer>
 </main>

@@ -45,7 +45,8 @@ import { prepareLandingFolder, writeUpload } from './landing-write.ts';
 export const defaultLandingListen = '127.0.0.1:10023';
 
 export interface LandingZoneOptions extends AccessOptions {
-  /** `ADDR:PORT` (`[::]:10023` for IPv6) or the parts. Default 127.0.0.1:10023. Port 0 picks one. */
+  /** `ADDR:PORT` (`[::]:10023` for IPv6) or the parts; port 0 picks one.
+   * Default 127.0.0.1:10023. */
   listen?: string | { host: string; port: number };
   /** Where uploads are written; created 0700 when missing. */
   landingDir: string;
@@ -149,7 +150,8 @@ export interface PublicTunnel {
 /** Splits `ADDR:PORT`; the address must be an IP literal, the port 0 to 65535. */
 export function parseListen(text: string): { host: string; port: number } {
   const wrong = new RangeError(
-    `listen address must be ADDR:PORT like 127.0.0.1:10023 or [::]:10023, got ${JSON.stringify(text)}`,
+    'listen address must be ADDR:PORT like 127.0.0.1:10023 or [::]:10023, ' +
+      `got ${JSON.stringify(text)}`,
   );
   let host: string;
   let port: string;
@@ -322,8 +324,10 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     if (limiter !== undefined) {
       const rate = limiter.take(decision.client ?? decision.peer ?? 'unknown');
       if (!rate.allowed) {
-        return refuse(429, 'limited', `too many requests from ${decision.client ?? decision.peer}; ` +
-          `try again in ${rate.retryAfterSeconds} s`, { 'Retry-After': String(rate.retryAfterSeconds) });
+        const wait = String(rate.retryAfterSeconds);
+        const who = decision.client ?? decision.peer;
+        return refuse(429, 'limited', `too many requests from ${who}; try again in ${wait} s`,
+          { 'Retry-After': wait });
       }
     }
     if (!decision.allowed) return refuse(403, 'forbidden', decision.reason);

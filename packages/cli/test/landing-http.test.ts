@@ -71,7 +71,8 @@ test('GET / serves the page with its token, a strict policy and no caching', asy
   });
 });
 
-test('a good file is ingested at once: key in a 0600 file, public parameters answered', async () => {
+test('a good file is ingested at once: key in a 0600 file, public parameters answered',
+  async () => {
   await withZone({}, async ({ zone, dirs, requests }) => {
     const provider = providerConf();
     const answer = await upload(zone, provider.text, 'nl-ams-01.conf');
@@ -113,7 +114,8 @@ test('a broken file is refused with its line and key, and never written', async 
     assert.is(answer.json.code, 'parse-error');
     assert.is(answer.json.line, brokenLine);
     assert.is(answer.json.key, 'PersistentKeepalive');
-    assert.match(answer.json.reason, new RegExp(`broken\\.conf:${brokenLine}: PersistentKeepalive`));
+    assert.match(answer.json.reason,
+      new RegExp(`broken\\.conf:${brokenLine}: PersistentKeepalive`));
     assert.not.ok(answer.text.includes(broken.privateKey));
     assert.equal(dirs.files(), [], 'nothing reached the disk');
     assert.is(requests().at(-1)!.outcome, 'refused');
@@ -127,7 +129,8 @@ test('a broken file is refused with its line and key, and never written', async 
   });
 });
 
-test('over 64 KiB: 413 before anything is written, by Content-Length or while reading', async () => {
+test('over 64 KiB: 413 before anything is written, by Content-Length or while reading',
+  async () => {
   await withZone({}, async ({ zone, dirs, requests }) => {
     const big = Buffer.alloc(64 * 1024 + 1, 0x23);
     const declared = await upload(zone, big);
@@ -154,7 +157,8 @@ test('over 64 KiB: 413 before anything is written, by Content-Length or while re
     });
     assert.is(chunked, 413);
 
-    const expecting = await new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+    type Expecting = { status: number; continued: boolean };
+    const expecting = await new Promise<Expecting>((resolve, reject) => {
       let continued = false;
       const req = httpRequest(`${zone.url}upload`, { method: 'POST', agent: false,
         headers: { ...uploadHeaders(zone.token), expect: '100-continue',
@@ -269,7 +273,8 @@ test('requests are limited per client address: 429 with Retry-After', async () =
   });
 });
 
-test('a spoofed X-Forwarded-For from a client that is no trusted proxy changes nothing', async () => {
+test('a spoofed X-Forwarded-For from a client that is no trusted proxy changes nothing',
+  async () => {
   await withZone({ allow: ['10.0.0.0/8'] }, async ({ zone, requests }) => {
     const spoofed = await send(zone.url, { headers: { 'x-forwarded-for': '10.1.2.3' } });
     assert.is(spoofed.status, 403);
@@ -325,7 +330,8 @@ test('dual-stack socket: IPv4 clients arrive as ::ffff:a.b.c.d and are checked a
       assert.is(answer.status, 200);
       assert.equal([requests().at(-1)!.peer, requests().at(-1)!.client],
         ['::ffff:127.0.0.1', '::ffff:127.0.0.1']);
-      const v6 = await send(zone.url, { connectTo: '::1', headers: { host: `[::1]:${zone.port}` } });
+      const v6 = await send(zone.url,
+        { connectTo: '::1', headers: { host: `[::1]:${zone.port}` } });
       assert.is(v6.status, 403, '::1 is not in 127.0.0.0/8');
     });
 

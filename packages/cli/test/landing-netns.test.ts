@@ -1,8 +1,8 @@
 // `netvault landing-zone` across a real network, as root, in two namespaces this test makes:
 //
-//   server netns                                   client netns
-//   lz-srv 198.18.77.1/24  ⇄───── veth ─────⇄      lz-cli 198.18.77.2/24, 198.18.77.3/24
-//   netvault landing-zone on 198.18.77.1 or [::]   node fixtures/landing/request.mjs
+//   server netns                                 client netns
+//   lz-srv 198.18.77.1/24  ⇄────── veth ──────⇄  lz-cli 198.18.77.2/24, 198.18.77.3/24
+//   netvault landing-zone on 198.18.77.1 or [::] node fixtures/landing/request.mjs
 //
 // The command runs as a user would start it; its stderr lines are the log checked here.
 // 198.18.77.0/24 is in none of the local ranges, so the default list refuses the client.
@@ -69,8 +69,8 @@ async function serve(ns: TestNamespace, dirs: Dirs, args: string[]): Promise<Ser
   });
 
   const next = (pattern: RegExp) => new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no line like ${pattern} in:\n${lines.join('\n')}`)),
-      20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no line like ${pattern} in:\n${lines.join('\n')}`)), 20_000);
     waiting.push({ pattern, resolve: (line) => { clearTimeout(timer); resolve(line); } });
     offer();
   });
