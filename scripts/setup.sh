@@ -13,7 +13,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 install_system_packages() {
   local wanted=(iproute2 wireguard-tools wireguard-go nftables iputils-ping procps ca-certificates
-    chromium $NETVAULT_EXTRA_PACKAGES)
+    chromium curl systemd nix-bin caddy $NETVAULT_EXTRA_PACKAGES)
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
