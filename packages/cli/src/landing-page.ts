@@ -171,7 +171,12 @@ const script = `
       box.appendChild(el('p', 'where', where));
     }
     box.appendChild(el('p', 'reason', answer.reason));
-    box.appendChild(el('p', 'note', 'Nothing was stored. Fix the file and drop it again.'));
+    if (answer.keptAt) {
+      box.appendChild(el('p', 'note', 'The file was set aside on the server in ' + answer.keptAt +
+        ' with a reason file next to it; it may hold a key: remove it (shred -u) once read.'));
+    } else {
+      box.appendChild(el('p', 'note', 'Nothing was stored. Fix the file and drop it again.'));
+    }
   }
 
   function send(files) {

@@ -129,7 +129,16 @@ export type UploadAnswer =
     configFiles: string[];
     ignored: string[];
   }
-  | { status: 'refused'; name: string; code: string; reason: string; line?: number; key?: string };
+  | {
+    status: 'refused';
+    name: string;
+    code: string;
+    reason: string;
+    line?: number;
+    key?: string;
+    /** Where ingest moved a file it refused after it was written (it may hold a key). */
+    keptAt?: string;
+  };
 
 /** The public parameters shown on the page: no key, no key file path of a peer. */
 export interface PublicTunnel {
@@ -274,9 +283,15 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
       const reason = more.reason === undefined ? {} : { reason: more.reason };
       log({ ...base, ...extra, status, outcome, ...reason });
     };
+    // A refused upload whose body was not read ends the connection: what the client still
+    // sends must not be taken for the next request.
+    let bodyPending = method === 'POST';
     const refuse = (status: number, outcome: LandingOutcome, reason: string,
-      headers: Record<string, string> = {}) =>
-      send(status, outcome, `${status} ${reasonPhrase(status)}: ${reason}\n`, { headers, reason });
+      headers: Record<string, string> = {}) => {
+      const close: Record<string, string> = bodyPending ? { Connection: 'close' } : {};
+      send(status, outcome, `${status} ${reasonPhrase(status)}: ${reason}\n`,
+        { headers: { ...close, ...headers }, reason });
+    };
     const answer = (status: number, value: UploadAnswer) =>
       send(status, value.status, JSON.stringify(value),
         { json: true, reason: value.status === 'refused' ? value.reason : undefined });
@@ -309,7 +324,8 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
 
       if (result.status === 'refused') {
         const reason = result.reason.split(result.source).join(name);
-        return answer(422, { status: 'refused', name, code: result.code, reason });
+        return answer(422, { status: 'refused', name, code: result.code, reason,
+          keptAt: result.movedTo });
       }
       return answer(200, {
         status: 'ingested',
@@ -373,11 +389,12 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     const length = request.headers['content-length'];
     const tooLarge = `larger than ${maxBytes} bytes (a WireGuard .conf is a few hundred)`;
     if (length !== undefined && Number(length) > maxBytes) {
-      return refuse(413, 'rejected', tooLarge, { Connection: 'close' });
+      return refuse(413, 'rejected', tooLarge);
     }
 
     if (expects) response.writeContinue();
     const read = await readBody(request, maxBytes);
+    bodyPending = false;
     if ('tooLarge' in read) return refuse(413, 'rejected', tooLarge, { Connection: 'close' });
 
     const body = read.body;

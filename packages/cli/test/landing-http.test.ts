@@ -221,6 +221,7 @@ test('cross-site submissions are refused: token, Origin, Sec-Fetch-Site, form ty
     const foreign = await post({ ...base, origin: 'http://evil.example' });
     assert.is(foreign.status, 403);
     assert.match(foreign.text, /^403 forbidden: cross-site request refused/);
+    assert.is(foreign.headers.connection, 'close', 'an unread body never becomes a request');
     assert.is((await post({ ...base, 'sec-fetch-site': 'cross-site' })).status, 403);
     assert.is((await post({ ...base, 'sec-fetch-site': 'same-site' })).status, 403);
 

@@ -207,4 +207,29 @@ test('log lines: one per decision, with the address', () => {
     'landing-zone: watcher: /l/x.conf: EACCES');
 });
 
+test('the command: bad options are refused with exit 2 before anything starts', async () => {
+  const { main } = await import('../src/main.ts');
+  const said: string[] = [];
+  const write = process.stderr.write;
+  const stdout = process.stdout.write;
+  process.stderr.write = ((text: string) => said.push(text)) as typeof process.stderr.write;
+  process.stdout.write = ((text: string) => said.push(text)) as typeof process.stdout.write;
+  try {
+    assert.is(await main(['landing-zone', '--listen', 'localhost:10023']), 2);
+    assert.is(await main(['landing-zone', '--depth', '2']), 2);
+    assert.is(await main(['landing-zone', '--trusted-proxy', '127.0.0.1', '--depth', 'x']), 2);
+    assert.is(await main(['landing-zone', '--allow', '10.0.0.0/33']), 2);
+    assert.is(await main(['landing-zone', '--help']), 0);
+  } finally {
+    process.stderr.write = write;
+    process.stdout.write = stdout;
+  }
+  const text = said.join('');
+  assert.match(text, /listen address must be ADDR:PORT/);
+  assert.match(text, /--depth and --excluded-ips need --trusted-proxy/);
+  assert.match(text, /--depth takes a whole number/);
+  assert.match(text, /10\.0\.0\.0\/33/);
+  assert.match(text, /^netvault landing-zone \[--listen ADDR:PORT\]/m);
+});
+
 test.run();
