@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { CidrSet, clientAddress, loadCidrSet, presets } from '@netvault/cidr';
 import { openNamespace } from '@netvault/netns';
 import { ingest, watchLandingZone, type IngestResult } from '@netvault/wg';
-import { consoleReporter, formatChange, StepError } from './changes.ts';
+import { consoleReporter, formatChange } from './changes.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { demo } from './demo.ts';
 import { landingZoneCommand, landingZoneHelp } from './landing-cli.ts';
@@ -257,8 +257,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       process.stderr.write(`netvault: ${(error as Error).message}\n`);
       return 2;
     }
-    const step = error instanceof StepError ? '' : '';
-    process.stderr.write(`${step}${(error as Error).message}\n`);
+    // A StepError already names the step of `up` that failed and why.
+    process.stderr.write(`${(error as Error).message}\n`);
     return 1;
   }
 }

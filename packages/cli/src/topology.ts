@@ -1,7 +1,7 @@
 // The media-vault topology: bring it up (idempotent, transactional, repairing), take it down,
 // and read what is there. Order of `up`: namespace, firewall, DNS, veth, tunnel, routes, and
 // only then any link in the vault goes up, so no packet can leave before the rules exist.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createNamespace, currentNamespace, deleteNamespace, namespaceExists, openNamespace,
   type NetnsHandle,
@@ -143,7 +143,7 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       const path = resolvConfPath(config);
       const text = resolvConf(tunnel);
       const existed = existsSync(path);
-      if (existed && (await import('node:fs')).readFileSync(path, 'utf8') === text) {
+      if (existed && readFileSync(path, 'utf8') === text) {
         tx.note('=', `file ${path}`);
         return;
       }
@@ -409,7 +409,7 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
       vault.close();
     }
     try {
-      const text = (await import('node:fs')).readFileSync(resolvConfPath(config), 'utf8');
+      const text = readFileSync(resolvConfPath(config), 'utf8');
       result.dns = [...text.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]);
     } catch {
       problems.push(`${resolvConfPath(config)} is missing`);
