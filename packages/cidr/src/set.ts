@@ -155,10 +155,8 @@ export class CidrSet {
 
     const bucket = value >>> 16;
     const lo = offsets[bucket];
-    const hi = offsets[bucket + 1];
-    const low = value & 0xffff;
-    if (lo === hi || this.pieces4[lo << 1] > low) return false;
-    return inBucket4(this.pieces4, lo, hi, low);
+    const pieces = this.pieces4;
+    return inBucket4(pieces, lo, offsets[bucket + 1], value & 0xffff, pieces[lo << 1]);
   }
 
   /**
@@ -364,23 +362,27 @@ function findIPv4Text(s: string, offsets: Uint32Array, pieces: Uint16Array): num
   if (dots !== 3 || digits === 0) return -1;
 
   const low = ((value & 0xff) << 8) | octet;
-  if (lo === hi || firstStart > low) return 0;
-  return inBucket4(pieces, lo, hi, low) ? 1 : 0;
+  return inBucket4(pieces, lo, hi, low, firstStart) ? 1 : 0;
 }
 
 /**
- * Whether `low` lies in one of the pieces lo .. hi - 1, given that piece lo starts at or below
- * it: the last piece that starts at or below `low` is the only one that can hold it.
+ * Whether `low` lies in one of the pieces lo .. hi - 1; `firstStart` is the first address of
+ * piece lo (already loaded by the caller). The search narrows to the last piece that starts at
+ * or below `low`, the only one that can hold it, without branching on the data: on random
+ * addresses a branchy search mispredicts at almost every step.
  */
-function inBucket4(pieces: Uint16Array, lo: number, hi: number, low: number): boolean {
-  let a = lo + 1;
-  let b = hi;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    if (pieces[mid << 1] <= low) a = mid + 1;
-    else b = mid;
+function inBucket4(pieces: Uint16Array, lo: number, hi: number, low: number,
+  firstStart: number): boolean {
+  let base = lo;
+  let count = hi - lo;
+  while (count > 1) {
+    const half = count >>> 1;
+    const below = ((low - pieces[(base + half) << 1]) >> 31) + 1;
+    base += half & -below;
+    count -= half;
   }
-  return pieces[(a << 1) - 1] >= low;
+  const i = base << 1;
+  return ((low - firstStart) | (low - pieces[i]) | (pieces[i + 1] - low) | (count - 1)) >= 0;
 }
 
 /** Whether `value` lies in one of the [first, last] pairs of a short sorted run. */
