@@ -54,6 +54,7 @@ export function formatLandingEntry(entry: LandingLogEntry): string {
 
   const who = entry.proxied ? `${entry.client ?? '-'} via ${entry.peer}` : entry.peer ?? '-';
   let line = `landing-zone: ${who} ${entry.method} ${entry.path} ${entry.status} ${entry.outcome}`;
+  if (entry.forwardedIgnored) line += ' (X-Forwarded-For ignored: not from a trusted proxy)';
   if (entry.name !== undefined) line += ` ${JSON.stringify(entry.name)}`;
   if (entry.file !== undefined) line += ` as ${entry.file}`;
   if (entry.reason !== undefined) line += `: ${entry.reason}`;

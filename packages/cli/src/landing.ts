@@ -90,6 +90,8 @@ export interface LandingRequestEntry {
   /** The client address the decision was made on (from X-Forwarded-For when proxied). */
   client: string | undefined;
   proxied: boolean;
+  /** Set when X-Forwarded-For came from a peer that is not a trusted proxy and was ignored. */
+  forwardedIgnored?: true;
   /** Why, for anything but a served page or an ingested file. */
   reason?: string;
   /** The client's file name, cleaned, only ever shown. */
@@ -268,7 +270,8 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     const method = request.method ?? 'GET';
     const path = (request.url ?? '/').split('?')[0];
     const base = { kind: 'request' as const, method, path: path.slice(0, 200),
-      peer: decision.peer, client: decision.client, proxied: decision.proxied };
+      peer: decision.peer, client: decision.client, proxied: decision.proxied,
+      ...(decision.forwardedIgnored ? { forwardedIgnored: true as const } : {}) };
     let extra: Pick<LandingRequestEntry, 'name' | 'file'> = {};
 
     const send = (status: number, outcome: LandingOutcome, body: string,
@@ -374,7 +377,8 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     if (method !== 'POST') {
       return refuse(405, 'rejected', `${method} is not allowed here`, { Allow: 'POST' });
     }
-    extra = { name: displayName(request.headers['x-netvault-filename']) };
+    const sentName = request.headers['x-netvault-filename'];
+    if (sentName !== undefined) extra = { name: displayName(sentName) };
 
     const crossSite = crossSiteRefusal(request.headers, token);
     if (crossSite !== undefined) return refuse(403, 'forbidden', crossSite);
@@ -399,7 +403,7 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
 
     const body = read.body;
     try {
-      receive(body, extra.name!);
+      receive(body, extra.name ?? displayName(undefined));
     } finally {
       body.fill(0);
     }

@@ -281,8 +281,8 @@ test('a spoofed X-Forwarded-For from a client that is no trusted proxy changes n
     assert.is(spoofed.status, 403);
     assert.is(spoofed.text, '403 forbidden: 127.0.0.1: not in the allowed ranges\n');
     const entry = requests().at(-1)!;
-    assert.equal([entry.peer, entry.client, entry.proxied, entry.outcome],
-      ['127.0.0.1', '127.0.0.1', false, 'forbidden']);
+    assert.equal([entry.peer, entry.client, entry.proxied, entry.outcome, entry.forwardedIgnored],
+      ['127.0.0.1', '127.0.0.1', false, 'forbidden', true]);
   });
 
   await withZone({ allow: ['10.0.0.0/8'], trustedProxies: ['10.200.1.1/32'] },

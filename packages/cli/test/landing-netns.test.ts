@@ -202,8 +202,8 @@ it('X-Forwarded-For counts only from the trusted proxy address', async () => {
         localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': '192.168.2.10' } });
       assert.is(spoofed.status, 403);
       assert.is(await zone.next(/ GET \/ 403/),
-        `landing-zone: ${OTHER_CLIENT} GET / 403 forbidden: ${OTHER_CLIENT}: not in the allowed ` +
-        'ranges');
+        `landing-zone: ${OTHER_CLIENT} GET / 403 forbidden (X-Forwarded-For ignored: not from a ` +
+        `trusted proxy): ${OTHER_CLIENT}: not in the allowed ranges`);
 
       const proxiedOutsider = await fetchFrom(client, { host: SERVER, port: 10023,
         headers: { 'x-forwarded-for': '192.168.2.10, 198.18.0.9' } });

@@ -203,6 +203,9 @@ test('log lines: one per decision, with the address', () => {
     name: 'nl "1".conf', file: '/run/netvault/landing/upload-x.conf' }),
   'landing-zone: 192.168.2.10 via 127.0.0.1 POST /upload 200 ingested "nl \\"1\\".conf" as ' +
     '/run/netvault/landing/upload-x.conf');
+  assert.is(formatLandingEntry({ ...base, status: 200, outcome: 'page', peer: '127.0.0.1',
+    client: '127.0.0.1', forwardedIgnored: true }),
+  'landing-zone: 127.0.0.1 GET / 200 page (X-Forwarded-For ignored: not from a trusted proxy)');
   assert.is(formatLandingEntry({ kind: 'watch', file: '/l/x.conf', error: new Error('EACCES') }),
     'landing-zone: watcher: /l/x.conf: EACCES');
 });
