@@ -3,7 +3,7 @@
 // small stand-in for nixpkgs' lib (there is no nixpkgs here), writes a netvault.json the CLI
 // accepts and systemd services equal to what `netvault systemd` writes.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
@@ -223,6 +223,39 @@ it('the home server\'s choices: Traefik routes, no landing page, another vault',
     upstream: '10.200.7.2', allowList: ['192.168.2.0/24', '100.64.0.0/10'],
     domain: 'nixhome.lan', entryPoint: 'web', listen: ':80',
   }));
+});
+
+it('the README\'s example for nixhome parses and evaluates through the module', () => {
+  const readme = readFileSync(resolve('README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## NixOS\n'), readme.indexOf('\n## Known limits\n'));
+  const example = /```nix\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(example, 'a nix block in the NixOS section');
+  const dir = mkdtempSync(join(tmpdir(), 'nvt-nix-'));
+  try {
+    writeFileSync(join(dir, 'configuration.nix'), example);
+    writeFileSync(join(dir, 'harness.nix'), harness);
+    nix(['--parse', join(dir, 'configuration.nix')]);
+    const { options, config } = evaluate(`let
+      host = import ${dir}/configuration.nix {
+        pkgs.callPackage = path: args: { outPath = "${store}"; };
+      };
+    in import ${dir}/harness.nix {
+      moduleFile = ${nixDir}/module.nix;
+      user = builtins.removeAttrs host.services.netvault [ "package" ];
+    }`);
+    assert.equal(options.allowList, ['127.0.0.0/8', '192.168.2.0/24', '100.64.0.0/10',
+      'fd7a:115c:a1e0::/48']);
+    const routes = config.services.traefik.dynamicConfigOptions.http;
+    assert.equal(Object.keys(routes.routers).sort(), ['prowlarr', 'radarr', 'sabnzbd', 'sonarr']);
+    assert.is(routes.routers.sonarr.rule, 'Host(`sonarr.nixhome.lan`)');
+    assert.equal(routes.services.sabnzbd.loadBalancer.servers, [{ url: 'http://10.200.1.2:8080' }]);
+    assert.match(config.systemd.services['netvault-landing'].serviceConfig.ExecStart,
+      /landing-zone --listen 192\.168\.2\.73:10023 .* --allow 127\.0\.0\.0\/8,192\.168\.2\.0\/24,/);
+    assert.equal(Object.keys(config.systemd.services).sort(),
+      ['netvault', 'netvault-landing', 'prowlarr', 'radarr', 'sabnzbd', 'sonarr']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.after(() => rmSync(state, { recursive: true, force: true }));
