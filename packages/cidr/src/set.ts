@@ -41,6 +41,9 @@ const MASK_128 = (1n << 128n) - 1n;
 
 const scratchWords = new Uint32Array(4);
 
+/** The builder's way past the private constructor, set by the class itself. */
+let makeSet: (v4: Ranges4, v6: Ranges6) => CidrSet;
+
 /**
  * A set of IPv4 and IPv6 prefixes for allow-lists. Build it once with `CidrSet.from`, then ask
  * `has(ip)` as often as needed: a lookup costs about as much as parsing the address, whatever
@@ -107,9 +110,8 @@ export class CidrSet {
     return builder.build();
   }
 
-  /** @internal Used by the builder. */
-  static fromRanges(v4: Ranges4, v6: Ranges6): CidrSet {
-    return new CidrSet(v4, v6);
+  static {
+    makeSet = (v4, v6) => new CidrSet(v4, v6);
   }
 
   /**
@@ -429,15 +431,15 @@ function pushIPv6Cidrs(start: bigint, end: bigint, out: string[]): void {
   }
 }
 
-/** @internal The IPv4 half of a set. */
-export interface Ranges4 {
+/** The IPv4 half of a set. */
+interface Ranges4 {
   offsets: Uint32Array | null;
   pieces: Uint16Array;
   run: Uint32Array;
 }
 
-/** @internal The IPv6 half of a set. */
-export interface Ranges6 {
+/** The IPv6 half of a set. */
+interface Ranges6 {
   offsets: Uint32Array | null;
   pieces: Uint32Array;
   lows: Uint32Array;
@@ -450,7 +452,7 @@ export interface Ranges6 {
 }
 
 /**
- * @internal Collects entries one at a time (so a list can be loaded line by line) and builds
+ * Collects entries one at a time (so a list can be loaded line by line) and builds
  * the set. IPv4 prefixes are kept as one float each, start * 64 + length, so a million of them
  * sort as a Float64Array.
  */
@@ -483,7 +485,7 @@ export class CidrSetBuilder {
 
   /** Merges what was added into a set. The builder can be used again afterwards. */
   build(): CidrSet {
-    return CidrSet.fromRanges(this.buildIPv4(), this.buildIPv6());
+    return makeSet(this.buildIPv4(), this.buildIPv6());
   }
 
   private buildIPv4(): Ranges4 {
