@@ -57,7 +57,8 @@ test('a drop-in per service: bound to the vault, in its namespace, with its reso
     assert.is(dropIn.Service.PrivateNetwork, undefined);
     assert.is(dropIn.Service.RestrictAddressFamilies, undefined);
   }
-  const text = formatUnit(systemdUnits(options).find((u) => u.path === 'sonarr.service.d/netvault.conf')!);
+  const sonarr = systemdUnits(options).find((u) => u.path === 'sonarr.service.d/netvault.conf');
+  const text = formatUnit(sonarr!);
   assert.match(text, /^\[Unit\]\nBindsTo=netvault.service\nAfter=netvault.service\n/m);
   assert.match(text, /^InaccessiblePaths=-\/run\/nscd -\/run\/systemd\/resolve /m);
 });
@@ -75,7 +76,8 @@ test('the landing page ingests its folder; without it an ingest unit does, with 
   assert.equal(page.Service.RuntimeDirectory, ['netvault/landing']);
   assert.equal(page.Service.ProtectSystem, ['strict']);
 
-  const withoutPage = byPath(systemdUnits({ ...options, landing: { ...options.landing, enable: false } }));
+  const withoutPage = byPath(systemdUnits({ ...options,
+    landing: { ...options.landing, enable: false } }));
   assert.equal(Object.keys(withoutPage).filter((path) => !path.includes('.d/')),
     ['netvault.service', 'netvault-ingest.service']);
   const ingest = withoutPage['netvault-ingest.service'];
