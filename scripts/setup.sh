@@ -12,8 +12,12 @@ node_major_wanted=22
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 install_system_packages() {
-  local wanted=(iproute2 wireguard-tools wireguard-go nftables iputils-ping procps ca-certificates
-    chromium curl systemd nix-bin caddy $NETVAULT_EXTRA_PACKAGES)
+  local wanted=(iproute2 wireguard-tools wireguard-go nftables iputils-ping procps ca-certificates)
+  # The tests also drive Chromium, check units with systemd-analyze and the NixOS module with
+  # nix-instantiate (nix-bin brings no service).
+  if [ "${NETVAULT_SETUP_TESTS:-0}" = 1 ]; then
+    wanted+=(chromium curl systemd nix-bin)
+  fi
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
@@ -69,6 +73,22 @@ SH
   chmod +x "$tools/bin/pnpm"
 }
 
+# Caddy, the reverse proxy of one end-to-end test, comes from Debian's package but is only
+# unpacked into .tools/: installing the package would enable a system service on port 80.
+install_caddy_binary() {
+  [ "${NETVAULT_SETUP_TESTS:-0}" = 1 ] || return 0
+  [ -x "$tools/caddy/usr/bin/caddy" ] || {
+    log "unpacking Debian's caddy into .tools/ (no service is installed)"
+    local scratch
+    scratch=$(mktemp -d)
+    (cd "$scratch" && { apt-get download -qq caddy || { apt-get update -qq && apt-get download -qq caddy; }; } >&2)
+    mkdir -p "$tools/caddy"
+    dpkg -x "$scratch"/caddy_*.deb "$tools/caddy"
+    rm -rf "$scratch"
+  }
+  ln -sf "$tools/caddy/usr/bin/caddy" "$tools/bin/caddy"
+}
+
 install_workspace() {
   cd "$repo"
   log "installing workspace dependencies with pnpm"
@@ -81,8 +101,8 @@ install_workspace() {
   pnpm -s run build >&2
 }
 
-NETVAULT_EXTRA_PACKAGES=${NETVAULT_EXTRA_PACKAGES:-}
 install_system_packages
 ensure_node_and_pnpm
+install_caddy_binary
 install_workspace
 log "ready: node $(node --version), pnpm $(pnpm --version)"

@@ -4,6 +4,6 @@
 # "N passed, N failed, N skipped".
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-. "$repo/scripts/setup.sh"
+NETVAULT_SETUP_TESTS=1 . "$repo/scripts/setup.sh"
 cd "$repo"
 exec node scripts/run-tests.mjs "$@"
