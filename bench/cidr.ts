@@ -3,6 +3,7 @@
 //
 //   pnpm --filter @netvault/bench run bench:cidr          (from the repository root)
 //   node --expose-gc --conditions=source --import tsx bench/cidr.ts [--seed=N] [--budget=MS]
+//   … bench/cidr.ts --structures     the candidate structures instead (pre-parsed lookups)
 //
 // Scenarios: (a) the 9-range local preset with a mix of IPv4, IPv4-mapped IPv6 and IPv6
 // queries; (b) 10k, (c) 100k, (d) 1M random IPv4 prefixes (lengths 8-32, mostly /24);
@@ -497,6 +498,206 @@ function ratioText(ratio: number): string {
   return `${ratio.toFixed(ratio >= 10 ? 0 : 2)}×`;
 }
 
+// ---- --structures: the candidates the package's structure was chosen from ----
+//
+// Pre-parsed IPv4 lookups (numbers, so only the structure is timed) on the random sets of (c)
+// and (d), for: a sorted array of merged ranges with binary search; a one-bit-a-level trie; a
+// multibit trie with 8-bit strides (prefixes expanded at their last level); and the package's
+// table of /16 buckets.
+
+interface Built {
+  has(value: number): boolean;
+  /** Hits among `numbers[from, to)`: each candidate has its own loop, so its calls inline. */
+  count(numbers: Uint32Array, from: number, to: number): number;
+  bytes: number;
+}
+
+interface Candidate {
+  name: string;
+  build(prefixes: [number, number][]): Built;
+}
+
+/** Merged disjoint ranges, sorted, searched without branching on the data. */
+const sortedRanges: Candidate = {
+  name: 'sorted ranges + binary search',
+  build(prefixes) {
+    const sorted = prefixes.map(([start, bits]) => [start, start + 2 ** (32 - bits) - 1])
+      .sort((a, b) => a[0] - b[0]);
+    const merged: number[] = [];
+    for (const [start, end] of sorted) {
+      const n = merged.length;
+      if (n > 0 && start <= merged[n - 1] + 1) merged[n - 1] = Math.max(merged[n - 1], end);
+      else merged.push(start, end);
+    }
+    const starts = new Uint32Array(merged.filter((_, i) => i % 2 === 0));
+    const ends = new Uint32Array(merged.filter((_, i) => i % 2 === 1));
+    const total = starts.length;
+    const has = (value: number) => {
+      let base = 0;
+      let n = total;
+      while (n > 1) {
+        const half = n >>> 1;
+        if (starts[base + half] <= value) base += half;
+        n -= half;
+      }
+      return n === 1 && starts[base] <= value && value <= ends[base];
+    };
+    return {
+      bytes: (starts.length + ends.length) * 4,
+      has,
+      count(numbers, from, to) {
+        let hits = 0;
+        for (let i = from; i < to; i++) if (has(numbers[i])) hits++;
+        return hits;
+      },
+    };
+  },
+};
+
+/** A plain binary trie: one node a bit, children in two Int32Arrays, a flag where a prefix ends. */
+const unibitTrie: Candidate = {
+  name: 'binary trie (1 bit a level)',
+  build(prefixes) {
+    let capacity = 1 << 16;
+    let zero = new Int32Array(capacity);
+    let one = new Int32Array(capacity);
+    let covered = new Uint8Array(capacity);
+    let nodes = 1;
+    const grow = () => {
+      capacity *= 2;
+      const z = new Int32Array(capacity); z.set(zero); zero = z;
+      const o = new Int32Array(capacity); o.set(one); one = o;
+      const c = new Uint8Array(capacity); c.set(covered); covered = c;
+    };
+    for (const [start, bits] of prefixes) {
+      let node = 0;
+      for (let level = 0; level < bits && covered[node] === 0; level++) {
+        const bit = (start >>> (31 - level)) & 1;
+        let child = bit === 1 ? one[node] : zero[node];
+        if (child === 0) {
+          if (nodes === capacity) grow();
+          child = nodes++;
+          if (bit === 1) one[node] = child;
+          else zero[node] = child;
+        }
+        node = child;
+      }
+      covered[node] = 1;
+    }
+    const z = zero;
+    const o = one;
+    const c = covered;
+    const has = (value: number) => {
+      let node = 0;
+      for (let level = 0; level < 32; level++) {
+        if (c[node] === 1) return true;
+        node = (value >>> (31 - level)) & 1 ? o[node] : z[node];
+        if (node === 0) return false;
+      }
+      return c[node] === 1;
+    };
+    return {
+      bytes: nodes * 9,
+      has,
+      count(numbers, from, to) {
+        let hits = 0;
+        for (let i = from; i < to; i++) if (has(numbers[i])) hits++;
+        return hits;
+      },
+    };
+  },
+};
+
+/** A multibit trie, 8 bits a level: 256 slots a node, -1 covered, 0 empty, n > 0 a child. */
+const multibitTrie: Candidate = {
+  name: 'multibit trie (8 bits a level)',
+  build(prefixes) {
+    const nodes: Int32Array[] = [new Int32Array(256)];
+    for (const [start, bits] of [...prefixes].sort((a, b) => a[1] - b[1])) {
+      let node = nodes[0];
+      let level = 0;
+      let done = false;
+      while (bits > 8 * (level + 1)) {
+        const slot = (start >>> (24 - 8 * level)) & 255;
+        if (node[slot] === -1) { done = true; break; }
+        if (node[slot] === 0) { node[slot] = nodes.length; nodes.push(new Int32Array(256)); }
+        node = nodes[node[slot]];
+        level++;
+      }
+      if (done) continue;
+      const first = (start >>> (24 - 8 * level)) & 255;
+      const span = 2 ** (8 * (level + 1) - bits);
+      for (let slot = first; slot < first + span; slot++) node[slot] = -1;
+    }
+    const has = (value: number) => {
+      let node = nodes[0];
+      for (let shift = 24; shift >= 0; shift -= 8) {
+        const next = node[(value >>> shift) & 255];
+        if (next === -1) return true;
+        if (next === 0) return false;
+        node = nodes[next];
+      }
+      return false;
+    };
+    return {
+      bytes: nodes.length * 1024,
+      has,
+      count(numbers, from, to) {
+        let hits = 0;
+        for (let i = from; i < to; i++) if (has(numbers[i])) hits++;
+        return hits;
+      },
+    };
+  },
+};
+
+const packageTable: Candidate = {
+  name: '@netvault/cidr (/16 buckets)',
+  build(prefixes) {
+    const set = CidrSet.from(prefixes.map(([start, bits]) => `${v4Text(start)}/${bits}`));
+    return {
+      bytes: set.byteLength,
+      has: (value) => set.hasIPv4(value),
+      count(numbers, from, to) {
+        let hits = 0;
+        for (let i = from; i < to; i++) if (set.hasIPv4(numbers[i])) hits++;
+        return hits;
+      },
+    };
+  },
+};
+
+function compareStructures(): void {
+  console.log('## Candidate structures, pre-parsed IPv4 lookups\n');
+  console.log('| prefixes | structure | build | memory | lookups/s |');
+  console.log('| ---: | --- | ---: | ---: | ---: |');
+  for (const count of [100_000, 1_000_000]) {
+    const { ranges } = randomIPv4Prefixes(count);
+    const prefixes = ranges.map(([start, end]): [number, number] =>
+      [start, 32 - Math.log2(end - start + 1)]);
+    const queries = ipv4Queries(ranges);
+    const numbers = new Uint32Array(queries.map((q) => parseAddress(q).ipv4));
+    const answers: Uint8Array[] = [];
+    for (const candidate of [sortedRanges, unibitTrie, multibitTrie, packageTable]) {
+      const before = memoryNow();
+      const started = performance.now();
+      const built = candidate.build(prefixes);
+      const buildMs = performance.now() - started;
+      const heldBytes = Math.max(memoryNow() - before, built.bytes);
+      const run: Runner = (_q, from, to) => built.count(numbers, from, to);
+      const out = new Uint8Array(numbers.length);
+      for (let i = 0; i < numbers.length; i++) out[i] = built.has(numbers[i]) ? 1 : 0;
+      answers.push(out);
+      if (!out.every((answer, i) => answer === answers[0][i])) {
+        throw new Error(`${candidate.name} disagrees with the sorted ranges`);
+      }
+      const [rate] = measureInTurns([[run, queries]]);
+      console.log(`| ${count.toLocaleString('en-US')} | ${candidate.name} | ${msText(buildMs)} | ` +
+        `${bytesText(heldBytes)} | ${rateText(rate)} |`);
+    }
+  }
+}
+
 // ---- run ----
 
 console.log('# CIDR allow-list benchmark\n');
@@ -504,6 +705,11 @@ console.log(`- CPU: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} log
 console.log(`- Node ${process.version}, ${os.platform()} ${os.arch()}`);
 console.log(`- seed ${seed}, ${QUERY_COUNT.toLocaleString('en-US')} queries a scenario, ` +
   `${budgetMs} ms a measurement\n`);
+
+if (args.has('structures')) {
+  compareStructures();
+  process.exit(0);
+}
 
 const scenarios: Scenario[] = [];
 scenarios.push({
