@@ -153,7 +153,9 @@ async function main() {
           const traced = run.lines.map((l) => /^\++ (\d+\.\d+) (.*)$/.exec(l.line))
             .filter((m): m is RegExpExecArray => m !== null)
             .map((m) => ({ at: Number(m[1]) * 1000, label: rename(m[2]) }));
-          const rows = traced.map((t, i) => ({ label: t.label, ms: (traced[i + 1]?.at ?? run.endEpochMs) - t.at }));
+          const rows = traced.map((t, i) => ({
+            label: t.label, ms: (traced[i + 1]?.at ?? run.endEpochMs) - t.at,
+          }));
           breakdown.add(rows.filter((row) => !/^(PS4=|set -x|\[\[ -n)/.test(row.label)));
         }
       }
@@ -174,8 +176,9 @@ async function main() {
       await scriptCycle();
       await inProcessCycle();
     }
-    const results = { netvault: [] as { up: number; down: number }[], script: [] as { up: number; down: number }[],
-      inProcess: [] as { up: number; down: number }[], startup: [] as number[] };
+    type Cycle = { up: number; down: number };
+    const results = { netvault: [] as Cycle[], script: [] as Cycle[], inProcess: [] as Cycle[],
+      startup: [] as number[] };
     const netvaultSteps = { up: new Breakdown(), down: new Breakdown() };
     const scriptSteps = { up: new Breakdown(), down: new Breakdown() };
     for (let i = 0; i < cycles; i += 1) {

@@ -100,7 +100,8 @@ it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
     assert.is(phases.after?.ok ?? 0, 0, 'nothing answers in the namespace down let go of');
     assert.not.ok(namespaceExists(config.vault), 'the vault is gone');
     assert.is((await readCounters(world.host.handle, 'nvtmeter')).vault_new.packets, start.vaultNew);
-    const hostTable = await world.host.handle.exec('nft', ['list', 'table', 'inet', tableName(config, 'host')]);
+    const hostTable = await world.host.handle.exec('nft',
+      ['list', 'table', 'inet', tableName(config, 'host')]);
     assert.is.not(hostTable.exitCode, 0, 'the host table is gone');
 
     const phaseText = Object.entries(phases).map(([phase, t]) =>
@@ -110,7 +111,8 @@ it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
       + ` tunnelled ${delta.tunnelled}, host ICMP errors ${delta.hostIcmpErrors};`
       + ` control: ${controlled.plainHost} plaintext pkts from the host; median up`
       + ` ${Math.round(median(timings.up))} ms, down ${Math.round(median(timings.down))} ms,`
-      + ` whole cycle ${Math.round(median(timings.cycle))} ms (max ${Math.round(Math.max(...timings.cycle))})`);
+      + ` whole cycle ${Math.round(median(timings.cycle))} ms`
+      + ` (max ${Math.round(Math.max(...timings.cycle))})`);
   } finally {
     await world.dispose();
   }

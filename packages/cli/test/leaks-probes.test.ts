@@ -56,7 +56,8 @@ it('TCP, UDP and ICMP from the vault leave it only inside the tunnel', async () 
 
     // Positive control 2: from the vault, the canary answers through the tunnel (53 only at the
     // tunnel's resolver), and the provider counts it on its WireGuard interface, not as plaintext.
-    const allowed = [...toCanary.filter((p) => p.port !== 53), { kind: 'udp' as const, target: RESOLVER, port: 53 },
+    const allowed = [...toCanary.filter((p) => p.port !== 53),
+      { kind: 'udp' as const, target: RESOLVER, port: 53 },
       { kind: 'tcp' as const, target: RESOLVER, port: 53 }];
     const tunnelled = await counted(world, vault, () => runProbes(vault!, allowed));
     assert.is(answered(tunnelled.result).length, allowed.length,
@@ -100,7 +101,8 @@ it('TCP, UDP and ICMP from the vault leave it only inside the tunnel', async () 
       + ` new flows ${opened.meter.vaultNew} pkts`);
     console.log(`  probes v4: tunnel up: ${everything.length} probes, ${reached.length} answered in the`
       + ` tunnel; plaintext ${plaintext(held.meter)}, new flows into host ${held.meter.vaultNew},`
-      + ` tunnelled ${held.meter.tunnelled}; vault drops: ${nonZero(held.vault)}; host drops: ${nonZero(held.host)}`);
+      + ` tunnelled ${held.meter.tunnelled}; vault drops: ${nonZero(held.vault)};`
+      + ` host drops: ${nonZero(held.host)}`);
     console.log(`  probes v4: tunnel deleted: ${everything.length} probes, 0 answered; plaintext`
       + ` ${plaintext(gone.meter)}, new flows into host ${gone.meter.vaultNew}; vault drops:`
       + ` ${nonZero(gone.vault)}; host drops: ${nonZero(gone.host)}`);
