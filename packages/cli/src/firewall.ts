@@ -215,7 +215,9 @@ function normalize(value: unknown): unknown {
 
 /** A stable hash of a table as installed, blind to handles and counter values. */
 export function tableFingerprint(table: NftTable): string {
-  const content = JSON.stringify({ comment: table.comment ?? null, objects: normalize(table.objects) });
+  const content = JSON.stringify({
+    comment: table.comment ?? null, objects: normalize(table.objects),
+  });
   return createHash('sha256').update(content).digest('hex');
 }
 

@@ -62,7 +62,8 @@ test('the vault script replaces its table in one transaction and marks it', () =
   for (const name of ['input', 'output', 'forward']) {
     assert.ok(chain(script, name)[0].endsWith('policy drop;'), `${name} drops by default`);
   }
-  for (const counter of ['leak_out', 'leak_veth', 'leak_dns', 'leak_ipv6', 'leak_forward', 'drop_in']) {
+  const counters = ['leak_out', 'leak_veth', 'leak_dns', 'leak_ipv6', 'leak_forward', 'drop_in'];
+  for (const counter of counters) {
     assert.ok(all.some((line) => line.startsWith(`counter ${counter} {`)), counter);
   }
 });
@@ -159,7 +160,8 @@ test('the host opens only the ports it names to the vault', () => {
 });
 
 test('options that could carry nft syntax or make no sense are refused', () => {
-  const v = (patch: Partial<VaultRulesetOptions>) => () => vaultRuleset({ ...vaultOptions, ...patch });
+  const v = (patch: Partial<VaultRulesetOptions>) =>
+    () => vaultRuleset({ ...vaultOptions, ...patch });
   const h = (patch: Partial<HostRulesetOptions>) => () => hostRuleset({ ...hostOptions, ...patch });
   refuses(v({ tunnelInterface: 'a-name-of-16-chr' }), /tunnel interface.*1 to 15/);
   refuses(v({ tunnelInterface: 'wg0" accept #' }), /tunnel interface/);
@@ -254,7 +256,7 @@ const listing = {
   ],
 };
 
-test('readTable parses JSON, reads the comment from text, and fingerprints without counts', async () => {
+test('readTable parses JSON, takes the comment from text, fingerprints without counts', async () => {
   const text = 'table inet t {\n\tcomment "netvault:vault=v,role=vault"\n\tcounter leak_out {\n';
   const fake = fakeNft([{ stdout: JSON.stringify(listing) }, { stdout: text }]);
   const table = await readTable(fake.runner, 'inet', 't');
