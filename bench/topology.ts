@@ -227,14 +227,17 @@ async function main() {
       for (const row of rows) console.log(`| ${ms(row.ms)} | \`${row.label.replaceAll('|', '\\|')}\` |`);
     }
   } finally {
-    await down({ ...DEFAULTS, vault: vaultName, hostNamespace: hostName,
-      tunnel: { interface: tunnelName, file: `${work}/tunnel.json`, implementation: 'auto' },
-      source: 'bench cleanup' }, () => {}).catch(() => undefined);
-    host.close();
-    if (namespaceExists(vaultName)) deleteNamespace(vaultName);
-    if (namespaceExists(hostName)) deleteNamespace(hostName);
-    rmSync(`/etc/netns/${vaultName}`, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
+    try {
+      await down({ ...DEFAULTS, vault: vaultName, hostNamespace: hostName,
+        tunnel: { interface: tunnelName, file: `${work}/tunnel.json`, implementation: 'auto' },
+        source: 'bench cleanup' }, () => {}).catch(() => undefined);
+      host.close();
+      if (namespaceExists(vaultName)) deleteNamespace(vaultName);
+      if (namespaceExists(hostName)) deleteNamespace(hostName);
+    } finally {
+      rmSync(`/etc/netns/${vaultName}`, { recursive: true, force: true });
+      rmSync(work, { recursive: true, force: true });
+    }
   }
 }
 
