@@ -667,7 +667,41 @@ const packageTable: Candidate = {
   },
 };
 
+/**
+ * Nanoseconds a load costs when each depends on the one before (a random cycle through an array
+ * of the given size, one step a cache line): what a lookup pays for each level it walks.
+ */
+function dependentLoadNs(bytes: number): number {
+  const slots = bytes / 4;
+  const lines = slots / 16;
+  const order = Uint32Array.from({ length: lines }, (_, i) => i);
+  for (let i = lines - 1; i > 0; i--) {
+    const j = randomInt(i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const next = new Uint32Array(slots);
+  for (let i = 0; i < lines; i++) next[order[i] * 16] = order[(i + 1) % lines] * 16;
+
+  const steps = 2_000_000;
+  let best = Infinity;
+  let at = 0;
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    for (let i = 0; i < steps; i++) at = next[at];
+    best = Math.min(best, performance.now() - start);
+  }
+  return at < 0 ? 0 : (best * 1e6) / steps;
+}
+
 function compareStructures(): void {
+  console.log('## Dependent loads on this machine\n');
+  console.log('| array | ns a load |');
+  console.log('| ---: | ---: |');
+  for (const size of [256 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20, 64 << 20]) {
+    console.log(`| ${bytesText(size)} | ${dependentLoadNs(size).toFixed(0)} |`);
+  }
+  console.log('');
+
   console.log('## Candidate structures, pre-parsed IPv4 lookups\n');
   console.log('| prefixes | structure | build | memory | lookups/s |');
   console.log('| ---: | --- | ---: | ---: | ---: |');
