@@ -2,13 +2,15 @@
 // checks as CidrSet.from (and IPv4-mapped prefixes become IPv4, which cidr-tools would not do).
 
 import { excludeCidr, mergeCidr } from 'cidr-tools';
-import { canonicalEntry, type CidrSetOptions } from './set.js';
+import { asEntries, canonicalEntry, type CidrSetOptions } from './set.js';
 
 function canonicalList(entries: Iterable<string>, options: CidrSetOptions): string[] {
   const loose = options.loose === true;
   const out: string[] = [];
   let index = 0;
-  for (const entry of entries) out.push(canonicalEntry(entry, { index: index++ }, loose));
+  for (const entry of asEntries(entries)) {
+    out.push(canonicalEntry(entry, { index: index++ }, loose));
+  }
   return out;
 }
 

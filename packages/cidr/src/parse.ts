@@ -305,7 +305,9 @@ const parseWords = new Uint32Array(4);
 export function parseAddress(text: string): ParsedAddress {
   const kind = typeof text === 'string' ? parseAddressInto(text, parseWords) : KIND_INVALID;
   if (kind === KIND_INVALID) {
-    const reason = typeof text === 'string' ? reasonText(lastReason) : `a ${typeof text}, not a string`;
+    const reason = typeof text === 'string'
+      ? reasonText(lastReason)
+      : `a ${typeof text}, not a string`;
     throw new CidrError(`parse address ${quoteEntry(String(text))}: ${reason}`, {
       code: 'ERR_CIDR_ADDRESS',
       entry: String(text),

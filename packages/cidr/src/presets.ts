@@ -25,7 +25,11 @@ export const LOCAL_RANGES: readonly PresetRange[] = Object.freeze([
   { cidr: '100.64.0.0/10', name: 'shared address space (CGNAT; Tailscale)', rfc: 'RFC 6598' },
   { cidr: '::1/128', name: 'IPv6 loopback', rfc: 'RFC 4291 §2.5.3' },
   { cidr: 'fe80::/10', name: 'IPv6 link-local unicast', rfc: 'RFC 4291 §2.5.6' },
-  { cidr: 'fc00::/7', name: 'IPv6 unique local (Tailscale uses fd7a:115c:a1e0::/48)', rfc: 'RFC 4193' },
+  {
+    cidr: 'fc00::/7',
+    name: 'IPv6 unique local (Tailscale uses fd7a:115c:a1e0::/48)',
+    rfc: 'RFC 4193',
+  },
 ].map((range) => Object.freeze(range)));
 
 let localSet: CidrSet | undefined;

@@ -41,6 +41,11 @@ const MASK_128 = (1n << 128n) - 1n;
 
 const scratchWords = new Uint32Array(4);
 
+/** A lone string is one entry, not an iterable of characters. */
+export function asEntries(entries: Iterable<string>): Iterable<string> {
+  return typeof entries === 'string' ? [entries] : entries;
+}
+
 /** The builder's way past the private constructor, set by the class itself. */
 let makeSet: (v4: Ranges4, v6: Ranges6) => CidrSet;
 
@@ -103,7 +108,7 @@ export class CidrSet {
   static from(entries: Iterable<string>, options: CidrSetOptions = {}): CidrSet {
     const builder = new CidrSetBuilder(options);
     let index = 0;
-    for (const entry of entries) {
+    for (const entry of asEntries(entries)) {
       builder.add(entry, { index });
       index++;
     }
@@ -270,7 +275,7 @@ export class CidrSet {
       for (const cidr of other.toCidrs()) builder.add(cidr);
     } else {
       let index = 0;
-      for (const entry of other) builder.add(entry, { index: index++ });
+      for (const entry of asEntries(other)) builder.add(entry, { index: index++ });
     }
     return builder.build();
   }
@@ -516,7 +521,8 @@ export class CidrSetBuilder {
     }
 
     if (n / 2 <= SMALL_RANGES) {
-      return { offsets: null, pieces: new Uint16Array(2), run: Uint32Array.from(merged.subarray(0, n)) };
+      const run = Uint32Array.from(merged.subarray(0, n));
+      return { offsets: null, pieces: new Uint16Array(2), run };
     }
 
     // Cut every range at /16 boundaries: count the pieces of each bucket, then place them.
@@ -746,8 +752,8 @@ function describeOrigin(origin: EntryOrigin): string {
   return 'entry';
 }
 
-function entryError(entry: string, origin: EntryOrigin, code: 'ERR_CIDR_ENTRY' | 'ERR_CIDR_HOST_BITS',
-  reason: string): CidrError {
+function entryError(entry: string, origin: EntryOrigin,
+  code: 'ERR_CIDR_ENTRY' | 'ERR_CIDR_HOST_BITS', reason: string): CidrError {
   const op = origin.line !== undefined ? 'load list' : 'build set';
   return new CidrError(`${op}: ${describeOrigin(origin)} ${quoteEntry(entry)}: ${reason}`, {
     code,

@@ -230,6 +230,12 @@ test('entries are validated with the entry and its index in the error', () => {
   assert.throws(() => CidrSet.from([42 as unknown as string]), /not a string/);
 });
 
+test('a lone string is one entry', () => {
+  assert.equal(CidrSet.from('10.0.0.0/8').toCidrs(), ['10.0.0.0/8']);
+  assert.equal(CidrSet.from('10.0.0.0/8').union('11.0.0.0/8').toCidrs(), ['10.0.0.0/7']);
+  assert.equal(mergeCidrs('10.0.0.1'), ['10.0.0.1/32']);
+});
+
 test('loose masks host bits instead of refusing them', () => {
   const set = CidrSet.from(['10.0.0.1/8', 'fd00::1/8', '::ffff:192.168.2.10/112'], { loose: true });
   assert.equal(set.toCidrs(), ['10.0.0.0/8', '192.168.0.0/16', 'fd00::/8']);
