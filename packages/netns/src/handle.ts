@@ -512,6 +512,38 @@ export class NetnsHandle {
     };
   }
 
+  /**
+   * Runs a command with only the network namespace entered, as `nsenter --net` does, started
+   * straight from this process's thread while it is in the namespace: no `ip netns exec`
+   * process, and no /etc/netns files applied. For tools that only need the network (nft, wg,
+   * ping). `stdin` may be a descriptor, such as one from memoryFile().
+   */
+  async execInNetwork(command: string, args: string[] = [],
+    options: ExecOptions & { stdin?: number } = {}): Promise<ExecResult> {
+    this.#checkOpen('exec');
+    const stdio = options.stream ? ['pipe', 'inherit'] as const : 'pipe';
+    const input = options.stdin === undefined
+      ? { input: options.input } : { stdin: options.stdin as never };
+    const subprocess = this.run(() => execa(command, args, {
+      reject: false,
+      ...input,
+      timeout: options.timeoutMs,
+      env: options.env,
+      cwd: options.cwd,
+      stdout: stdio as never,
+      stderr: stdio as never,
+      stripFinalNewline: false,
+    }));
+    const result = await subprocess;
+    return {
+      command: [command, ...args].join(' '),
+      exitCode: result.exitCode,
+      signal: result.signal,
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+    };
+  }
+
   /** Starts a long-running command inside the namespace and returns execa's subprocess. */
   spawn(command: string, args: string[] = [], options: ExecaOptions = {}): ResultPromise {
     this.#checkOpen('spawn');

@@ -13,4 +13,4 @@ export {
 } from './codec.ts';
 export { NetnsEvents, type NetnsEvent, type EventKind } from './events.ts';
 export { parsePrefix, parseAddress, formatAddress, type Family } from './validate.ts';
-export { withNetns } from './syscalls.ts';
+export { memoryFile, withNetns } from './syscalls.ts';

@@ -1,6 +1,6 @@
 // The few syscalls Node does not offer, called through koffi (prebuilt, no compiler needed).
 // Every namespace switch here is undone before the function returns, also when it throws.
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NetnsError } from './errors.ts';
 
@@ -20,6 +20,7 @@ interface Libc {
   mount(source: string, target: string, fstype: string, flags: number, data: null): number;
   umount2(target: string, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Int32Array, length: number): number;
+  memfdCreate(name: string, flags: number): number;
 }
 
 let libc: Libc | undefined;
@@ -38,6 +39,7 @@ function loadLibc(): Libc {
     umount2: lib.func('int umount2(const char *target, int flags)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, '
       + 'uint32_t length)'),
+    memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
   };
   return libc;
 }
@@ -125,4 +127,23 @@ export function sameNamespace(fdA: number, fdB: number): boolean {
   const a = fstatSync(fdA);
   const b = fstatSync(fdB);
   return a.dev === b.dev && a.ino === b.ino;
+}
+
+const MFD_CLOEXEC = 1;
+
+/**
+ * An anonymous file in memory (memfd_create) holding `data`, opened for reading from its start.
+ * It never touches a disk and disappears with its last descriptor: a way to hand a secret to a
+ * child process as its standard input, which it can open as /dev/stdin (a socket, which is
+ * what Node gives a child otherwise, cannot be opened that way). The caller closes it.
+ */
+export function memoryFile(name: string, data: string | Uint8Array): number {
+  const writable = loadLibc().memfdCreate(name, MFD_CLOEXEC);
+  if (writable < 0) throw new NetnsError({ op: 'memfd_create', object: name, errno: loadLibc().errno() });
+  try {
+    writeFileSync(writable, data);
+    return openSync(`/proc/self/fd/${writable}`, 'r');
+  } finally {
+    closeSync(writable);
+  }
 }

@@ -3,11 +3,12 @@
 // test makes and removes. Traffic goes only between addresses the tests assign (198.18.0.0/15,
 // fd00:198:18::/64).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  NetnsError, createNamespace, deleteNamespace, listNamespaces, namespaceExists, openNamespace,
+  NetnsError, createNamespace, deleteNamespace, listNamespaces, memoryFile, namespaceExists,
+  openNamespace,
   type NetnsHandle,
 } from '../src/index.ts';
 import { inHomeNetns } from '../src/syscalls.ts';
@@ -282,6 +283,25 @@ it('exec applies /etc/netns/NAME files, returns exit code and output', async () 
     ns.dispose();
   }
   assert.not.ok(existsSync(etc));
+});
+
+it('execInNetwork enters only the network namespace; memoryFile hands over stdin', async () => {
+  await withTestNamespaces(['direct'], async ({ handle }) => {
+    const links = await handle.execInNetwork('ip', ['-o', 'link', 'show']);
+    assert.equal(links.stdout.trim().split('\n').length, 1, 'only lo: the namespace, not ours');
+    const fd = memoryFile('test-input', 'not on any disk\n');
+    try {
+      const read = await handle.execInNetwork('sh', ['-c', 'cat /dev/stdin; readlink /proc/self/fd/0'],
+        { stdin: fd });
+      assert.match(read.stdout, /^not on any disk\n\/memfd:test-input \(deleted\)\n$/);
+    } finally {
+      closeSync(fd);
+    }
+    const fed = await handle.execInNetwork('cat', [], { input: 'piped' });
+    assert.equal([fed.exitCode, fed.stdout], [0, 'piped']);
+    const failing = await handle.execInNetwork('sh', ['-c', 'exit 4']);
+    assert.is(failing.exitCode, 4);
+  });
 });
 
 it('events: a link deleted by another process is seen; linkWait follows state', async () => {

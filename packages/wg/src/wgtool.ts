@@ -10,7 +10,8 @@
 // now; running it in that namespace works for both.
 
 import { execa } from 'execa';
-import type { NetnsHandle } from '@netvault/netns';
+import { closeSync } from 'node:fs';
+import { memoryFile, type NetnsHandle } from '@netvault/netns';
 
 import { formatConfig } from './config.js';
 import type { WgPeerSection, WgQuickConfig } from './config-types.js';
@@ -144,27 +145,26 @@ async function runWg(
   let stderr: string;
   let cause: unknown;
 
-  // Node gives a child a socket, not a pipe, as stdin, and `wg` cannot open a socket as
-  // /dev/stdin (ENXIO); `cat` turns it into a real pipe. The secret only passes through memory.
-  const [program, programArgs] = options.input
-    ? ['sh', ['-c', 'cat | wg "$@"', 'wg', ...args]]
-    : ['wg', args];
-
-  if (target.namespace) {
-    const result = await target.namespace.exec(program, programArgs, {
-      input: options.input ?? '', timeoutMs: timeout,
-    });
-    ({ exitCode, signal, stdout, stderr } = result);
-  } else {
-    const result = await execa(program, programArgs, {
-      input: options.input ?? '', timeout, reject: false, stripFinalNewline: false,
-    });
-    exitCode = result.exitCode;
-    signal = result.signal;
-    stdout = String(result.stdout ?? '');
-    stderr = String(result.stderr ?? '');
-    // Only the spawn error itself: execa's result also holds the output, which may hold a key.
-    cause = result.failed && result.exitCode === undefined ? result.cause : undefined;
+  // Secrets reach `wg` as its stdin, an anonymous in-memory file it opens as /dev/stdin (Node
+  // would give it a socket, which cannot be opened that way). Nothing touches a disk.
+  const stdin = options.input === undefined ? undefined : memoryFile('netvault-wg', options.input);
+  try {
+    if (target.namespace) {
+      const result = await target.namespace.execInNetwork('wg', args, { stdin, timeoutMs: timeout });
+      ({ exitCode, signal, stdout, stderr } = result);
+    } else {
+      const result = await execa('wg', args, {
+        stdin: (stdin ?? 'ignore') as never, timeout, reject: false, stripFinalNewline: false,
+      });
+      exitCode = result.exitCode;
+      signal = result.signal;
+      stdout = String(result.stdout ?? '');
+      stderr = String(result.stderr ?? '');
+      // Only the spawn error itself: execa's result also holds the output, which may hold a key.
+      cause = result.failed && result.exitCode === undefined ? result.cause : undefined;
+    }
+  } finally {
+    if (stdin !== undefined) closeSync(stdin);
   }
 
   if (exitCode === 0) return stdout;
