@@ -3,7 +3,7 @@
 // script, that line.
 
 export interface FirewallErrorDetails {
-  /** What was being done: `ruleset` (building the script), `nft check`, `nft apply`, … */
+  /** What was being done: `ruleset` (building the script), `nft apply`, `nft list`, … */
   op: string;
   /** The table concerned, as `FAMILY NAME`, when there is one. */
   table?: string;

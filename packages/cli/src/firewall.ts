@@ -17,6 +17,8 @@ export {
 /** What the calls here need of a namespace: `NetnsHandle` fits, and so does a test double. */
 export interface CommandRunner {
   exec(command: string, args?: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Present on a NetnsHandle: runs without an `ip netns exec` process in between. */
+  execInNetwork?(command: string, args?: string[], options?: ExecOptions): Promise<ExecResult>;
 }
 
 export type NftFamily = 'inet' | 'ip' | 'ip6' | 'arp' | 'bridge' | 'netdev';
@@ -37,7 +39,11 @@ function checkTable(op: string, family: string, name: string): string {
 }
 
 async function nft(handle: CommandRunner, args: string[], input?: string): Promise<ExecResult> {
-  return handle.exec('nft', args, input === undefined ? {} : { input });
+  // nft needs only the network namespace, not the /etc/netns files `ip netns exec` applies.
+  const options = input === undefined ? {} : { input };
+  return handle.execInNetwork
+    ? handle.execInNetwork('nft', args, options)
+    : handle.exec('nft', args, options);
 }
 
 function parseJson(op: string, table: string | undefined, text: string): unknown[] {
@@ -51,17 +57,16 @@ function parseJson(op: string, table: string | undefined, text: string): unknown
 }
 
 /**
- * Applies an nft script atomically: `nft -c -f -` first (nft and the kernel check the whole
- * transaction without committing it), then `nft -f -`. A script that fails either step changes
- * nothing: the previous ruleset stays as it was. Throws FirewallError (`nft check` or
- * `nft apply`) with nft's exit code, its stderr, and the script line it complained about.
+ * Applies an nft script as one transaction: `nft -f -`. nft parses and evaluates the whole
+ * script before it sends anything, and the kernel checks the whole batch before it commits it,
+ * all or nothing: a script with an error anywhere changes nothing, and the previous ruleset
+ * stays as it was (a separate `nft -c` pass would check the same things again and cost as much
+ * as the apply). Throws FirewallError (`nft apply`) with nft's exit code, its stderr, and the
+ * script line it complained about.
  */
 export async function applyRuleset(handle: CommandRunner, script: string): Promise<void> {
   const target = scriptTable(script);
   const table = target && `${target.family} ${target.name}`;
-
-  const check = await nft(handle, ['-c', '-f', '-'], script);
-  if (check.exitCode !== 0) throw nftFailure('nft check', table, check, script);
 
   const apply = await nft(handle, ['-f', '-'], script);
   if (apply.exitCode !== 0) throw nftFailure('nft apply', table, apply, script);
@@ -219,6 +224,24 @@ export function tableFingerprint(table: NftTable): string {
     comment: table.comment ?? null, objects: normalize(table.objects),
   });
   return createHash('sha256').update(content).digest('hex');
+}
+
+/**
+ * A fingerprint of a table from its JSON listing alone (one `nft -j list table`, blind to
+ * handles and counter values), or undefined when the table is absent. Cheaper than
+ * rulesetFingerprint, for telling whether a table changed since it was last seen.
+ */
+export async function listedFingerprint(handle: CommandRunner, family: NftFamily,
+  name: string): Promise<string | undefined> {
+  const label = checkTable('nft list', family, name);
+  const listed = await nft(handle, ['-j', 'list', 'table', family, name]);
+  if (listed.exitCode !== 0) {
+    const error = nftFailure('nft list', label, listed);
+    if (error.isNotFound()) return undefined;
+    throw error;
+  }
+  const objects = normalize(tableObjects('nft list', label, listed.stdout));
+  return createHash('sha256').update(JSON.stringify(objects)).digest('hex');
 }
 
 /**

@@ -16,7 +16,7 @@
 //
 // The library never logs: every request decision and every watcher event goes to `log`.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isValidAddress, splitHostPort } from '@netvault/cidr';
 import {
@@ -409,6 +409,8 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     }
   };
 
+  // Loaded here, not at the top: node:http costs every other netvault command start-up time.
+  const { createServer } = await import('node:http');
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 });
   const serve = (expects: boolean) => (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response, expects).catch((error: Error) => {

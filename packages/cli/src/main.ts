@@ -4,20 +4,26 @@
 // Exit codes: 0 success (status: healthy; verify: the killswitch holds), 1 the command failed
 // or found problems, 2 bad usage or a bad config, 130 interrupted.
 import { parseArgs } from 'node:util';
-import { CidrSet, clientAddress, loadCidrSet, presets } from '@netvault/cidr';
-import { openNamespace } from '@netvault/netns';
-import { ingest, watchLandingZone, type IngestResult } from '@netvault/wg';
+import type { IngestResult } from '@netvault/wg';
 import { consoleReporter, formatChange } from './changes.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { demo } from './demo.ts';
-import { landingZoneCommand, landingZoneHelp } from './landing-cli.ts';
-import { formatStatus } from './status-view.ts';
-import { gc } from './gc.ts';
-import { proxyConfigCommand, proxyConfigHelp } from './proxy-config.ts';
-import { systemdCommand, systemdHelp } from './systemd.ts';
-import { down, openHost, status, up } from './topology.ts';
-import { formatVerify, verify } from './verify.ts';
-import { watch } from './watch.ts';
+
+// Each command loads its modules when it runs: `netvault up` need not load the HTTP server of
+// the landing page, the YAML writer of proxy-config or the demo, and starts faster for it.
+const load = {
+  topology: () => import('./topology.ts'),
+  verify: () => import('./verify.ts'),
+  statusView: () => import('./status-view.ts'),
+  gc: () => import('./gc.ts'),
+  watch: () => import('./watch.ts'),
+  demo: () => import('./demo.ts'),
+  landing: () => import('./landing-cli.ts'),
+  systemd: () => import('./systemd.ts'),
+  proxyConfig: () => import('./proxy-config.ts'),
+  netns: () => import('@netvault/netns'),
+  wg: () => import('@netvault/wg'),
+  cidr: () => import('@netvault/cidr'),
+};
 
 const usage = `netvault: a VPN killswitch built from network namespaces and WireGuard
 
@@ -46,7 +52,7 @@ options:
 
 exit codes: 0 ok, 1 failed or unhealthy, 2 bad usage or config, 130 interrupted`;
 
-const help: Record<string, string> = {
+const help: Record<string, string | (() => Promise<string>)> = {
   up: 'netvault up [-c FILE] [-q] [--json]\nBuilds the vault: namespace, firewall (before any link is up), DNS, veth pair, WireGuard\ninterface born here and moved into the vault, default routes through it with unreachable\nfallbacks. A second run changes nothing and says so; a run after a partial state repairs it.',
   down: 'netvault down [-c FILE] [-q]\nRemoves the tunnel (and its wireguard-go process), the veth pair, both firewall tables, the\nvault namespace and /etc/netns/VAULT. Only objects marked as netvault\'s are touched.',
   gc: 'netvault gc [-c FILE] [-q]\nRemoves links, nft tables and /etc/netns files marked as netvault\'s whose vault namespace\nis gone (after a crash, or a vault renamed in the config). The configured vault is kept.',
@@ -56,9 +62,9 @@ const help: Record<string, string> = {
   watch: 'netvault watch [-c FILE] [--interval SECONDS]\nFollows link events and the handshake age; never adds a route outside the tunnel.',
   ingest: 'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]\nnetvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]\nSplits a provider .conf: private key into a 0600 key file, public parameters into\nCONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
   allow: 'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]\nExit 0 when every address is allowed (default list: the local preset).',
-  'landing-zone': landingZoneHelp,
-  systemd: systemdHelp,
-  'proxy-config': proxyConfigHelp,
+  'landing-zone': async () => (await load.landing()).landingZoneHelp,
+  systemd: async () => (await load.systemd()).systemdHelp,
+  'proxy-config': async () => (await load.proxyConfig()).proxyConfigHelp,
   demo: 'netvault demo [-q]\nBuilds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,\nkills the tunnel to show the vault has no way out, repairs it, and removes everything.',
 };
 
@@ -110,7 +116,8 @@ async function run(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    out(help[command]);
+    const text = help[command];
+    out(typeof text === 'string' ? text : await text());
     return 0;
   }
   const report = consoleReporter({ quiet: values.quiet });
@@ -118,17 +125,20 @@ async function run(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'up': {
+      const { up } = await load.topology();
       const result = await up(config(), report);
       if (!result.changed) process.stderr.write('netvault: up: nothing to change\n');
       if (values.json) out(JSON.stringify(result));
       return 0;
     }
     case 'down': {
+      const { down } = await load.topology();
       await down(config(), report);
       return 0;
     }
     case 'gc': {
       const cfg = config();
+      const [{ gc }, { openHost }] = await Promise.all([load.gc(), load.topology()]);
       const host = openHost(cfg);
       try {
         await gc(host, report, [cfg.vault]);
@@ -139,21 +149,24 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'status': {
       const cfg = config();
+      const [{ status }, { formatStatus }] = await Promise.all([load.topology(), load.statusView()]);
       const facts = await status(cfg);
       out(values.json ? JSON.stringify(facts, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2)
         : formatStatus(facts, cfg));
       return facts.healthy ? 0 : 1;
     }
     case 'verify': {
+      const { verify, formatVerify } = await load.verify();
       const result = await verify(config());
       out(values.json ? JSON.stringify(result, null, 2) : formatVerify(result));
       return result.ok ? 0 : 1;
     }
     case 'exec': {
       if (positionals.length === 0) {
-        process.stderr.write(`netvault exec: give a command after --\n${help.exec}\n`);
+        process.stderr.write(`netvault exec: give a command after --\n${help.exec as string}\n`);
         return 2;
       }
+      const { openNamespace } = await load.netns();
       const vault = openNamespace({ name: config().vault });
       try {
         const child = vault.spawn(positionals[0], positionals.slice(1), { stdio: 'inherit', reject: false });
@@ -169,6 +182,7 @@ async function run(argv: string[]): Promise<number> {
         process.stderr.write('netvault watch: --interval takes a number of seconds\n');
         return 2;
       }
+      const { watch } = await load.watch();
       return watch(config(), { intervalSeconds: interval, report, say: (line) => out(line) });
     }
     case 'ingest': {
@@ -177,6 +191,7 @@ async function run(argv: string[]): Promise<number> {
         configDir: values['config-dir'] ?? '/var/lib/netvault',
         name: values.name ?? 'privado',
       };
+      const { ingest, watchLandingZone } = await load.wg();
       const show = (result: IngestResult) => {
         if (values.json) out(JSON.stringify(result));
         else if (result.status === 'ingested') {
@@ -203,7 +218,7 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       if (positionals.length !== 1) {
-        process.stderr.write(`netvault ingest: give one file\n${help.ingest}\n`);
+        process.stderr.write(`netvault ingest: give one file\n${help.ingest as string}\n`);
         return 2;
       }
       const result = ingest(positionals[0], options);
@@ -211,9 +226,10 @@ async function run(argv: string[]): Promise<number> {
       return result.status === 'ingested' ? 0 : 1;
     }
     case 'allow': {
-      const set: CidrSet = values.list ? await loadCidrSet(values.list) : presets.local;
+      const { clientAddress, loadCidrSet, presets } = await load.cidr();
+      const set = values.list ? await loadCidrSet(values.list) : presets.local;
       if (positionals.length === 0) {
-        process.stderr.write(`netvault allow: give one or more addresses\n${help.allow}\n`);
+        process.stderr.write(`netvault allow: give one or more addresses\n${help.allow as string}\n`);
         return 2;
       }
       let all = true;
@@ -229,12 +245,13 @@ async function run(argv: string[]): Promise<number> {
       return all ? 0 : 1;
     }
     case 'landing-zone':
-      return landingZoneCommand(values);
+      return (await load.landing()).landingZoneCommand(values);
     case 'systemd':
-      return systemdCommand(values, config(), report, out);
+      return (await load.systemd()).systemdCommand(values, config(), report, out);
     case 'proxy-config':
-      return proxyConfigCommand(positionals[0], values, config(), report, out);
+      return (await load.proxyConfig()).proxyConfigCommand(positionals[0], values, config(), report, out);
     case 'demo': {
+      const { demo } = await load.demo();
       const ok = await demo(report, (line) => out(line));
       out(ok ? '\ndemo: every check passed, nothing is left behind' : '\ndemo: SOME CHECKS FAILED');
       return ok ? 0 : 1;

@@ -26,7 +26,7 @@ export function formatStatus(s: TopologyStatus, config: VaultConfig): string {
     `┌───────────────────────────────┐        ┌────────────────────────────────────────┐`,
     `│ ${(hostEnd ? `${hostEnd.name} ${hostEnd.address ?? '(no address)'}${hostEnd.up ? '' : ' down'}` : `${config.veth.host} ✗ missing`).padEnd(30)}│◄──────►│ ${(vaultEnd ? `${vaultEnd.name} ${vaultEnd.address ?? '(no address)'}${vaultEnd.up ? '' : ' down'}` : `${config.veth.vault} ✗ missing`).padEnd(39)}│`,
     `│ firewall ${(s.firewall.host ? 'in place' : '✗ missing').padEnd(21)}│        │ firewall ${(s.firewall.vault ? 'in place' : '✗ missing').padEnd(30)}│`,
-    `│ ip_forward=${s.hostForwarding.padEnd(19)}│        │ ${(s.tunnel ? `${s.tunnel.name} ${s.tunnel.addresses.join(' ')}${s.tunnel.up ? '' : ' down'}` : `${config.tunnel.interface} ✗ missing`).padEnd(39)}│`,
+    `│ forwarding ${s.hostForwarding.padEnd(19)}│        │ ${(s.tunnel ? `${s.tunnel.name} ${s.tunnel.addresses.join(' ')}${s.tunnel.up ? '' : ' down'}` : `${config.tunnel.interface} ✗ missing`).padEnd(39)}│`,
     `│ (tunnel's UDP socket lives here)│      │ DNS ${(s.dns.join(', ') || '✗ none').padEnd(35)}│`,
     `└───────────────────────────────┘        └────────────────────────────────────────┘`,
     `tunnel: ${peer ? `peer ${peer.publicKey.slice(0, 8)}… endpoint ${peer.endpoint ?? '(none)'}, handshake ${age(peer.handshakeAgeSeconds)}, rx ${bytes(peer.rxBytes)} tx ${bytes(peer.txBytes)}` : s.tunnel?.error ?? 'no WireGuard status'}`,

@@ -1,6 +1,7 @@
 // The media-vault topology: bring it up (idempotent, transactional, repairing), take it down,
 // and read what is there. Order of `up`: namespace, firewall, DNS, veth, tunnel, routes, and
 // only then any link in the vault goes up, so no packet can leave before the rules exist.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createNamespace, currentNamespace, deleteNamespace, namespaceExists, openNamespace,
@@ -12,7 +13,7 @@ import {
 import { Transaction, type Reporter } from './changes.ts';
 import { handshakeProblem } from './health.ts';
 import type { VaultConfig } from './config.ts';
-import { applyRuleset, deleteTable, readTable, rulesetFingerprint } from './firewall.ts';
+import { applyRuleset, deleteTable, listedFingerprint, readTable } from './firewall.ts';
 import { hostRuleset, vaultRuleset } from './firewall-ruleset.ts';
 import { loadTunnel, readKeyFile, tunnelHasIpv6, type Tunnel } from './tunnel-file.ts';
 
@@ -81,6 +82,55 @@ function ensureSysctl(tx: Transaction, handle: NetnsHandle, key: string, value: 
   tx.note('~', `sysctl ${key}=${value} (${where})`);
 }
 
+/**
+ * What `up` last installed, kept in /run/netvault/VAULT.json (root only, gone at reboot like
+ * the vault): the hash of each firewall script and of the table it produced. A later `up`
+ * whose script and table are both unchanged leaves the table alone, counters included.
+ */
+interface UpState {
+  tables: Partial<Record<'vault' | 'host', { script: string; table: string }>>;
+}
+
+export const STATE_DIR = '/run/netvault';
+
+function statePath(config: VaultConfig): string {
+  return `${STATE_DIR}/${config.vault}.json`;
+}
+
+function readState(config: VaultConfig): UpState {
+  try {
+    return JSON.parse(readFileSync(statePath(config), 'utf8')) as UpState;
+  } catch {
+    return { tables: {} };
+  }
+}
+
+function writeState(config: VaultConfig, state: UpState): void {
+  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  writeFileSync(statePath(config), JSON.stringify(state), { mode: 0o600 });
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+async function ensureTable(tx: Transaction, handle: NetnsHandle, table: string, script: string,
+  where: string, state: UpState, role: 'vault' | 'host'): Promise<void> {
+  const before = await listedFingerprint(handle, 'inet', table);
+  const known = state.tables[role];
+  if (before !== undefined && known?.script === sha256(script) && known.table === before) {
+    tx.note('=', `nft table inet ${table} (${where})`);
+    return;
+  }
+  await applyRuleset(handle, script);
+  const after = await listedFingerprint(handle, 'inet', table);
+  state.tables[role] = { script: sha256(script), table: after ?? '' };
+  if (before === undefined) {
+    tx.created(`nft table inet ${table} (${where})`, `nft delete table inet ${table} (${where})`,
+      () => deleteTable(handle, 'inet', table).then(() => undefined));
+  } else {
+    tx.note(after === before ? '=' : '~', `nft table inet ${table} (${where})`);
+  }
+}
+
 export interface UpResult {
   changed: boolean;
   implementation?: string;
@@ -98,6 +148,7 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
     presharedKey: peer.presharedKeyFile ? readKeyFile(peer.presharedKeyFile, 'preshared key') : undefined,
   }));
   const scripts = rulesets(config, tunnel);
+  const state = readState(config);
   const tx = new Transaction(report);
   const host = openHost(config);
   let vault: NetnsHandle | undefined;
@@ -126,17 +177,13 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       ensureSysctl(tx, v, 'net.ipv4.conf.all.rp_filter', '1', vaultWhere);
     });
 
-    await tx.step('vault firewall', async () => {
-      const table = tableName(config, 'vault');
-      const before = await rulesetFingerprint(v, 'inet', table);
-      await applyRuleset(v, scripts.vault);
-      if (before === undefined) {
-        tx.created(`nft table inet ${table} (${vaultWhere})`, `nft delete table inet ${table} (${vaultWhere})`,
-          () => deleteTable(v, 'inet', table).then(() => undefined));
-      } else {
-        const after = await rulesetFingerprint(v, 'inet', table);
-        tx.note(after === before ? '=' : '~', `nft table inet ${table} (${vaultWhere})`);
-      }
+    // The two tables live in different namespaces and do not depend on each other: nft runs
+    // for both at once. Both are in place before the veth pair exists.
+    await tx.step('firewall', async () => {
+      await Promise.all([
+        ensureTable(tx, v, tableName(config, 'vault'), scripts.vault, vaultWhere, state, 'vault'),
+        ensureTable(tx, host, tableName(config, 'host'), scripts.host, hostWhere, state, 'host'),
+      ]);
     });
 
     await tx.step('vault DNS', async () => {
@@ -151,19 +198,6 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       writeFileSync(path, text, { mode: 0o644 });
       if (existed) tx.note('~', `file ${path}`);
       else tx.created(`file ${path}`, `rm ${path}`, () => rmSync(`/etc/netns/${config.vault}`, { recursive: true, force: true }));
-    });
-
-    await tx.step('host firewall', async () => {
-      const table = tableName(config, 'host');
-      const before = await rulesetFingerprint(host, 'inet', table);
-      await applyRuleset(host, scripts.host);
-      if (before === undefined) {
-        tx.created(`nft table inet ${table} (${hostWhere})`, `nft delete table inet ${table} (${hostWhere})`,
-          () => deleteTable(host, 'inet', table).then(() => undefined));
-      } else {
-        const after = await rulesetFingerprint(host, 'inet', table);
-        tx.note(after === before ? '=' : '~', `nft table inet ${table} (${hostWhere})`);
-      }
     });
 
     await tx.step('veth pair', async () => {
@@ -292,6 +326,7 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
   }
   vault?.close();
   host.close();
+  writeState(config, state);
   return { changed: tx.changed, implementation };
 }
 
@@ -303,6 +338,10 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
   try {
     const name = config.tunnel.interface;
     const vault = namespaceExists(config.vault) ? openNamespace({ name: config.vault }) : undefined;
+    // The host table goes in a process of its own while the links are deleted here: the vault's
+    // own table still stands until its namespace is deleted last.
+    const hostTable = deleteTable(host, 'inet', tableName(config, 'host'));
+    hostTable.catch(() => undefined); // awaited below; an early throw must not leave it unhandled
     try {
       if (vault && (await vault.linkFind(name))) {
         await deleteInterface({ name, namespace: vault });
@@ -323,7 +362,7 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
         await host.linkDelete(config.veth.host);
         tx.note('-', `link del ${config.veth.host} (${hostWhere})`);
       }
-      if (await deleteTable(host, 'inet', tableName(config, 'host'))) {
+      if (await hostTable) {
         tx.note('-', `nft delete table inet ${tableName(config, 'host')} (${hostWhere})`);
       }
     } finally {
@@ -333,6 +372,7 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
       deleteNamespace(config.vault);
       tx.note('-', `netns del ${config.vault}`);
     }
+    rmSync(statePath(config), { force: true });
     if (existsSync(`/etc/netns/${config.vault}`)) {
       rmSync(`/etc/netns/${config.vault}`, { recursive: true, force: true });
       tx.note('-', `rm /etc/netns/${config.vault}`);
@@ -366,7 +406,11 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
     firewall: { vault: false, host: false }, dns: [], hostForwarding: '?', healthy: false, problems,
   };
   try {
-    result.hostForwarding = host.sysctlGet('net.ipv4.ip_forward');
+    // Writing net.ipv4.ip_forward sets every interface's forwarding flag, ours included; the
+    // host table's forward drop holds either way, and this shows both.
+    const vethForwarding = (await host.linkFind(config.veth.host))
+      ? host.sysctlGet(`net.ipv4.conf.${config.veth.host}.forwarding`) : '-';
+    result.hostForwarding = `${host.sysctlGet('net.ipv4.ip_forward')}, ${config.veth.host} ${vethForwarding}`;
     result.firewall.host = (await readTable(host, 'inet', tableName(config, 'host'))) !== undefined;
     const hostEnd = await host.linkFind(config.veth.host);
     if (hostEnd) {

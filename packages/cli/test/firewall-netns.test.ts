@@ -452,7 +452,7 @@ it('(f) a script nft refuses leaves the previous table in place', async () => {
       } catch (error) {
         assert.instance(error, FirewallError);
         const failure = error as FirewallError;
-        assert.is(failure.op, 'nft check');
+        assert.is(failure.op, 'nft apply');
         assert.is(failure.table, `inet ${TABLE}`);
         assert.ok(failure.exitCode !== 0);
         assert.ok(failure.line !== undefined && failure.line > 0, failure.message);

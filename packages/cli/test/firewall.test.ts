@@ -222,19 +222,19 @@ test('applyRuleset checks before it applies and stops at a failed check', async 
   const script = vaultRuleset(vaultOptions);
   const ok = fakeNft([{}, {}]);
   await applyRuleset(ok.runner, script);
-  assert.equal(ok.calls.map((call) => call.args), [['-c', '-f', '-'], ['-f', '-']]);
-  assert.is(ok.calls[1].input, script);
+  assert.equal(ok.calls.map((call) => call.args), [['-f', '-']]);
+  assert.is(ok.calls[0].input, script);
 
   const broken = `${script}\ntable inet netvault-media-vault {\n\tchain c {\n\t\tbogus\n\t}\n}\n`;
   const stderr = '/dev/stdin:59:3-7: Error: syntax error, unexpected string\n\t\tbogus\n\t\t^^^^^\n';
   const failing = fakeNft([{ exitCode: 1, stderr }]);
   try {
     await applyRuleset(failing.runner, broken);
-    assert.unreachable('a failed check must throw');
+    assert.unreachable('a refused script must throw');
   } catch (error) {
     assert.instance(error, FirewallError);
     const failure = error as FirewallError;
-    assert.is(failure.op, 'nft check');
+    assert.is(failure.op, 'nft apply');
     assert.is(failure.table, 'inet netvault-media-vault');
     assert.is(failure.exitCode, 1);
     assert.is(failure.line, 59);
@@ -242,7 +242,7 @@ test('applyRuleset checks before it applies and stops at a failed check', async 
     assert.match(failure.message, /syntax error, unexpected string/);
     assert.match(failure.message, /at script line 59/);
   }
-  assert.is(failing.calls.length, 1, 'nothing is applied after a failed check');
+  assert.is(failing.calls.length, 1, 'one transaction, nothing else');
 });
 
 const listing = {

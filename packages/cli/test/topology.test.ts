@@ -147,4 +147,4 @@ it('a failing up undoes what it created', async () => {
   }
 });
 
-it.run();
+test.run();

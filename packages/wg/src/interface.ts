@@ -220,10 +220,11 @@ async function addKernelLink(namespace: NetnsHandle, name: string, mtu: number |
  */
 async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs: number,
   op: string): Promise<number> {
-  // Daemon mode (without -f) does not survive `ip netns exec`; a detached foreground one does.
-  const child = namespace.spawn('wireguard-go', ['-f', name], {
+  // Started straight from this thread while it is in the namespace (no `ip netns exec`), in the
+  // foreground (daemon mode does not survive `ip netns exec`) and detached, so it outlives us.
+  const child = namespace.run(() => execa('wireguard-go', ['-f', name], {
     detached: true, stdio: 'ignore', cleanup: false, reject: false,
-  });
+  }));
   let exited: { exitCode?: number; signal?: string; cause?: unknown } | undefined;
   child.then(
     (result) => {
@@ -247,7 +248,7 @@ async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs:
 
     const ready = await pollUntil(async () => exited !== undefined
       || (existsSync(socketPath(name)) && (await namespace.linkFind(name)) !== undefined),
-    timeoutMs);
+    timeoutMs, 5);
 
     if (exited !== undefined) {
       throw new WgToolError({
@@ -264,7 +265,7 @@ async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs:
       });
     }
 
-    // `ip netns exec` and `nsenter` exec wireguard-go in place, so the pid is usually its own.
+    // Spawned directly, the child is wireguard-go itself.
     const pid = child.pid !== undefined && wireguardGoInterface(child.pid) === name
       ? child.pid : findWireguardGo(name)[0]?.pid;
     if (pid === undefined) {
@@ -464,7 +465,7 @@ export async function deleteInterface(
 
     // A TUN link goes away with its process; a kernel link has to be deleted.
     if (link && link.kind === 'tun') {
-      await pollUntil(async () => (await namespace.linkFind(name)) === undefined, 2000);
+      await pollUntil(async () => (await namespace.linkFind(name)) === undefined, 2000, 5);
     }
     try {
       if (await namespace.linkFind(name)) await namespace.linkDelete(name);

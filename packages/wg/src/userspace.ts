@@ -121,7 +121,8 @@ function signal(pid: number, name: NodeJS.Signals): void {
 export async function stopProcess(pid: number, timeoutMs = 3000): Promise<void> {
   if (processGone(pid)) return;
   signal(pid, 'SIGTERM');
-  if (await pollUntil(() => processGone(pid), timeoutMs)) return;
+  // wireguard-go exits within milliseconds of SIGTERM; look often so that `down` is quick.
+  if (await pollUntil(() => processGone(pid), timeoutMs, 5)) return;
   signal(pid, 'SIGKILL');
   await pollUntil(() => processGone(pid), timeoutMs);
 }
