@@ -56,17 +56,21 @@ export function decodeLinkMessage(data: Buffer): Link | undefined {
         break;
       }
       case IFLA.ADDRESS:
-        if (end > start) {
-          link.mac = Array.from(data.subarray(start, end), (b) => b.toString(16).padStart(2, '0')).join(':');
-        }
+        if (end > start) link.mac = data.toString('hex', start, end).replace(/(..)(?!$)/g, '$1:');
         break;
       case IFLA.LINK: link.peerIndex = data.readUInt32LE(start); break;
       case IFLA.MASTER: if (data.readUInt32LE(start)) link.masterIndex = data.readUInt32LE(start); break;
       case IFLA.LINK_NETNSID: link.peerNamespaceId = data.readInt32LE(start); break;
       case IFLA.LINKINFO:
-        eachAttribute(data.subarray(0, end), start, (infoType, infoStart, infoEnd) => {
-          if (infoType === IFLA_INFO_KIND) link.kind = cString(data, infoStart, infoEnd);
-        });
+        for (let at = start; at + 4 <= end;) {
+          const length = data.readUInt16LE(at);
+          if (length < 4 || at + length > end) break;
+          if ((data.readUInt16LE(at + 2) & 0x3fff) === IFLA_INFO_KIND) {
+            link.kind = cString(data, at + 4, at + length);
+            break;
+          }
+          at += (length + 3) & ~3;
+        }
         break;
       default:
     }

@@ -12,7 +12,7 @@ import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from './d
 import { NetnsError, invalidArgument } from './errors.ts';
 import { NetnsEvents, type EventKind } from './events.ts';
 import { namespacePath } from './namespaces.ts';
-import { NLM_F, RTM, RtSocket, netlink, rt, type RequestContext } from './rtnetlink.ts';
+import { NLM_F, RTM, RtSocket, netlink, rt, u32, type RequestContext } from './rtnetlink.ts';
 import { sameNamespace, withNetns } from './syscalls.ts';
 import { afOf, checkLinkName, checkUint, type Family } from './validate.ts';
 
@@ -155,7 +155,9 @@ export class NetnsHandle {
 
   /** All links. `ip link show`. */
   async linkList(): Promise<Link[]> {
-    const messages = await this.#linkRequest(RTM.GETLINK, NLM_F.DUMP, {}, {},
+    // IFLA_EXT_MASK with RTEXT_FILTER_SKIP_STATS: the kernel leaves out the counters, which
+    // are most of each message and are not reported here.
+    const messages = await this.#linkRequest(RTM.GETLINK, NLM_F.DUMP, {}, { extMask: u32(8) },
       this.#context('link show'));
     return messages.map((m) => decodeLinkMessage(m.data)).filter((link): link is Link => link !== undefined);
   }
@@ -163,7 +165,7 @@ export class NetnsHandle {
   /** One link by name or index; throws NetnsError with isNotFound() when absent. `ip link show DEV`. */
   async linkGet(ref: LinkRef): Promise<Link> {
     const { data, attrs } = this.#linkSelector(ref, 'link show');
-    const [message] = await this.#linkRequest(RTM.GETLINK, 0, data, attrs,
+    const [message] = await this.#linkRequest(RTM.GETLINK, 0, data, { ...attrs, extMask: u32(8) },
       this.#context('link show', String(ref)));
     const link = message && decodeLinkMessage(message.data);
     if (!link) throw new NetnsError({ ...this.#context('link show', String(ref)), errno: 19 });

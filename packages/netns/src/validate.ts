@@ -88,7 +88,7 @@ function ipv6Bytes(text: string): Buffer {
 
 /** Formats 4 or 16 address bytes the way `ip` prints them (RFC 5952 for IPv6). */
 export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16) return Buffer.from(bytes).toString('hex');
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
