@@ -130,6 +130,16 @@ function tableOf(family: string, name: string, objects: NftObject[],
   };
 }
 
+/** `nft -j list table FAMILY NAME` as objects; undefined when the table does not exist. */
+async function listTableObjects(handle: CommandRunner, label: string, family: NftFamily,
+  name: string): Promise<NftObject[] | undefined> {
+  const listed = await nft(handle, ['-j', 'list', 'table', family, name]);
+  if (listed.exitCode === 0) return tableObjects('nft list', label, listed.stdout);
+  const error = nftFailure('nft list', label, listed);
+  if (error.isNotFound()) return undefined;
+  throw error;
+}
+
 /**
  * Reads one table: `nft -j list table FAMILY NAME` (and `nft list table` for the comment).
  * Undefined when the table does not exist.
@@ -137,15 +147,9 @@ function tableOf(family: string, name: string, objects: NftObject[],
 export async function readTable(handle: CommandRunner, family: NftFamily, name: string):
 Promise<NftTable | undefined> {
   const label = checkTable('nft list', family, name);
+  const objects = await listTableObjects(handle, label, family, name);
+  if (!objects) return undefined;
 
-  const listed = await nft(handle, ['-j', 'list', 'table', family, name]);
-  if (listed.exitCode !== 0) {
-    const error = nftFailure('nft list', label, listed);
-    if (error.isNotFound()) return undefined;
-    throw error;
-  }
-
-  const objects = tableObjects('nft list', label, listed.stdout);
   let comment = jsonComment(objects);
   if (comment === undefined) {
     const printed = await nft(handle, ['list', 'table', family, name]);
@@ -234,14 +238,8 @@ export function tableFingerprint(table: NftTable): string {
 export async function listedFingerprint(handle: CommandRunner, family: NftFamily,
   name: string): Promise<string | undefined> {
   const label = checkTable('nft list', family, name);
-  const listed = await nft(handle, ['-j', 'list', 'table', family, name]);
-  if (listed.exitCode !== 0) {
-    const error = nftFailure('nft list', label, listed);
-    if (error.isNotFound()) return undefined;
-    throw error;
-  }
-  const objects = normalize(tableObjects('nft list', label, listed.stdout));
-  return createHash('sha256').update(JSON.stringify(objects)).digest('hex');
+  const objects = await listTableObjects(handle, label, family, name);
+  return objects && createHash('sha256').update(JSON.stringify(normalize(objects))).digest('hex');
 }
 
 /**

@@ -23,12 +23,15 @@ export function uniqueName(tag = 'ns'): string {
   return `${TEST_PREFIX}${process.pid.toString(36)}-${tag}${counter}`;
 }
 
-function pidOf(name: string): number | undefined {
-  const match = /^nvt-([0-9a-z]+)-/.exec(name);
+/** The pid (base 36 after `prefix`, up to a `-`) of the test process that named an object. */
+export function creatorPid(name: string, prefix = TEST_PREFIX): number | undefined {
+  if (!name.startsWith(prefix)) return undefined;
+  const match = /^([0-9a-z]+)-/.exec(name.slice(prefix.length));
   return match ? parseInt(match[1], 36) : undefined;
 }
 
-function alive(pid: number): boolean {
+/** True while a process with this pid exists (also one of another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -41,8 +44,8 @@ function alive(pid: number): boolean {
 export function sweepTestNamespaces(): string[] {
   const swept: string[] = [];
   for (const name of listNamespaces()) {
-    const pid = pidOf(name);
-    if (pid === undefined || alive(pid)) continue;
+    const pid = creatorPid(name);
+    if (pid === undefined || processAlive(pid)) continue;
     try {
       deleteNamespace(name);
       swept.push(name);

@@ -3,6 +3,7 @@
 // runs left behind. Not part of the main API.
 
 import { existsSync, readdirSync } from 'node:fs';
+import { creatorPid, processAlive } from '@netvault/netns/testing';
 
 import {
   findWireguardGo, isSocketLive, removeSocket, stopProcess, UAPI_DIR,
@@ -19,19 +20,6 @@ export function uniqueInterfaceName(tag = 'wg'): string {
   return `${head}${tag.slice(0, Math.max(0, 15 - head.length - tail.length))}${tail}`;
 }
 
-function creatorOf(name: string): number | undefined {
-  const match = /^nvw-([0-9a-z]+)-/.exec(name);
-  return match ? parseInt(match[1], 36) : undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Stops the wireguard-go processes of test interfaces whose creating process is gone (their
@@ -41,8 +29,8 @@ function alive(pid: number): boolean {
 export async function sweepTestWireguard(): Promise<string[]> {
   const swept = new Set<string>();
   const orphaned = (name: string) => {
-    const creator = creatorOf(name);
-    return creator !== undefined && creator !== process.pid && !alive(creator);
+    const creator = creatorPid(name, TEST_INTERFACE_PREFIX);
+    return creator !== undefined && creator !== process.pid && !processAlive(creator);
   };
 
   for (const { pid, interfaceName } of findWireguardGo()) {
