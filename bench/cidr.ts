@@ -22,8 +22,11 @@ import { CidrSet, LOCAL_RANGES, isValidAddress, parseAddress } from '@netvault/c
 
 // Forced GC is needed for the memory figures: re-run with --expose-gc when it is missing.
 if (typeof globalThis.gc !== 'function') {
-  const child = spawnSync(process.execPath,
-    ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  const child = spawnSync(
+    process.execPath,
+    ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: 'inherit' },
+  );
   process.exit(child.status ?? 1);
 }
 const gc = globalThis.gc as () => void;
@@ -33,10 +36,12 @@ const CIDRMatcher = require('cidr-matcher') as new (ranges: string[]) => {
   contains(address: string): boolean;
 };
 
-const args = new Map(process.argv.slice(2).map((arg) => {
-  const [key, value = ''] = arg.replace(/^--/, '').split('=');
-  return [key, value] as const;
-}));
+const args = new Map(
+  process.argv.slice(2).map((arg) => {
+    const [key, value = ''] = arg.replace(/^--/, '').split('=');
+    return [key, value] as const;
+  }),
+);
 const seed = Number(args.get('seed') ?? 20250101) >>> 0;
 const budgetMs = Number(args.get('budget') ?? 1500);
 const MIN_LOOKUPS = 10;
@@ -403,11 +408,17 @@ function runScenario(scenario: Scenario): ScenarioRun {
       const predictedLookup = previous.seconds * scale;
       const predictedBuild = previous.buildMs * scale;
       if (predictedLookup > 10) {
-        results.push({ name: library.name, failed: `could not finish (≈${predictedLookup.toFixed(0)} s a lookup)` });
+        results.push({
+          name: library.name,
+          failed: `could not finish (≈${predictedLookup.toFixed(0)} s a lookup)`,
+        });
         continue;
       }
       if (predictedBuild > BUILD_LIMIT_MS) {
-        results.push({ name: library.name, failed: `could not finish (build ≈${(predictedBuild / 1000).toFixed(0)} s)` });
+        results.push({
+          name: library.name,
+          failed: `could not finish (build ≈${(predictedBuild / 1000).toFixed(0)} s)`,
+        });
         continue;
       }
     }
@@ -434,8 +445,18 @@ function runScenario(scenario: Scenario): ScenarioRun {
       lastIPv4Cost.set(library.name, { size: scenario.entries.length, seconds: 1 / rate, buildMs });
     }
 
-    const result: Result = { name: library.name, buildMs, bytes, rate, lookups, hitShare, differs, compared };
-    if (lookups < MIN_LOOKUPS) result.failed = `could not finish (${lookups} lookups in ${budgetMs} ms)`;
+    const result: Result = {
+      name: library.name,
+      buildMs,
+      bytes,
+      rate,
+      lookups,
+      hitShare,
+      differs,
+      compared,
+    };
+    if (lookups < MIN_LOOKUPS)
+      result.failed = `could not finish (${lookups} lookups in ${budgetMs} ms)`;
     results.push(result);
     void built.held;
   }
@@ -447,9 +468,16 @@ function runScenario(scenario: Scenario): ScenarioRun {
  * parse-only rate on the IPv4 strings of (c) (the floor the goals use), pre-parsed lookups (c),
  * and the string lookups of (c) (for the IPv6 scenario).
  */
-function measureOurs(scenario: Scenario, built: { run: Runner; held: unknown }, rates: Map<string, number>) {
+function measureOurs(
+  scenario: Scenario,
+  built: { run: Runner; held: unknown },
+  rates: Map<string, number>,
+) {
   const names = ['lookups', 'parse'];
-  const timed: Timed[] = [[built.run, scenario.queries], [parseRunner, scenario.queries]];
+  const timed: Timed[] = [
+    [built.run, scenario.queries],
+    [parseRunner, scenario.queries],
+  ];
   if (scenario.key === 'c') {
     ipv4Reference = { run: built.run, queries: scenario.queries };
     names.push('pre-parsed');
@@ -521,7 +549,8 @@ interface Candidate {
 const sortedRanges: Candidate = {
   name: 'sorted ranges + binary search',
   build(prefixes) {
-    const sorted = prefixes.map(([start, bits]) => [start, start + 2 ** (32 - bits) - 1])
+    const sorted = prefixes
+      .map(([start, bits]) => [start, start + 2 ** (32 - bits) - 1])
       .sort((a, b) => a[0] - b[0]);
     const merged: number[] = [];
     for (const [start, end] of sorted) {
@@ -565,9 +594,15 @@ const unibitTrie: Candidate = {
     let nodes = 1;
     const grow = () => {
       capacity *= 2;
-      const z = new Int32Array(capacity); z.set(zero); zero = z;
-      const o = new Int32Array(capacity); o.set(one); one = o;
-      const c = new Uint8Array(capacity); c.set(covered); covered = c;
+      const z = new Int32Array(capacity);
+      z.set(zero);
+      zero = z;
+      const o = new Int32Array(capacity);
+      o.set(one);
+      one = o;
+      const c = new Uint8Array(capacity);
+      c.set(covered);
+      covered = c;
     };
     for (const [start, bits] of prefixes) {
       let node = 0;
@@ -619,8 +654,14 @@ const multibitTrie: Candidate = {
       let done = false;
       while (bits > 8 * (level + 1)) {
         const slot = (start >>> (24 - 8 * level)) & 255;
-        if (node[slot] === -1) { done = true; break; }
-        if (node[slot] === 0) { node[slot] = nodes.length; nodes.push(new Int32Array(256)); }
+        if (node[slot] === -1) {
+          done = true;
+          break;
+        }
+        if (node[slot] === 0) {
+          node[slot] = nodes.length;
+          nodes.push(new Int32Array(256));
+        }
         node = nodes[node[slot]];
         level++;
       }
@@ -707,8 +748,10 @@ function compareStructures(): void {
   console.log('| ---: | --- | ---: | ---: | ---: |');
   for (const count of [100_000, 1_000_000]) {
     const { ranges } = randomIPv4Prefixes(count);
-    const prefixes = ranges.map(([start, end]): [number, number] =>
-      [start, 32 - Math.log2(end - start + 1)]);
+    const prefixes = ranges.map(([start, end]): [number, number] => [
+      start,
+      32 - Math.log2(end - start + 1),
+    ]);
     const queries = ipv4Queries(ranges);
     const numbers = new Uint32Array(queries.map((q) => parseAddress(q).ipv4));
     const answers: Uint8Array[] = [];
@@ -726,8 +769,10 @@ function compareStructures(): void {
         throw new Error(`${candidate.name} disagrees with the sorted ranges`);
       }
       const [rate] = measureInTurns([[run, queries]]);
-      console.log(`| ${count.toLocaleString('en-US')} | ${candidate.name} | ${msText(buildMs)} | ` +
-        `${bytesText(heldBytes)} | ${rateText(rate)} |`);
+      console.log(
+        `| ${count.toLocaleString('en-US')} | ${candidate.name} | ${msText(buildMs)} | ` +
+          `${bytesText(heldBytes)} | ${rateText(rate)} |`,
+      );
     }
   }
 }
@@ -737,8 +782,10 @@ function compareStructures(): void {
 console.log('# CIDR allow-list benchmark\n');
 console.log(`- CPU: ${os.cpus()[0]?.model ?? 'unknown'} (${os.cpus().length} logical CPUs)`);
 console.log(`- Node ${process.version}, ${os.platform()} ${os.arch()}`);
-console.log(`- seed ${seed}, ${QUERY_COUNT.toLocaleString('en-US')} queries a scenario, ` +
-  `${budgetMs} ms a measurement\n`);
+console.log(
+  `- seed ${seed}, ${QUERY_COUNT.toLocaleString('en-US')} queries a scenario, ` +
+    `${budgetMs} ms a measurement\n`,
+);
 
 if (args.has('structures')) {
   compareStructures();
@@ -753,7 +800,11 @@ scenarios.push({
   entries: LOCAL_RANGES.map((r) => r.cidr),
   queries: flatten(localQueries()),
 });
-for (const [key, count] of [['b', 10_000], ['c', 100_000], ['d', 1_000_000]] as const) {
+for (const [key, count] of [
+  ['b', 10_000],
+  ['c', 100_000],
+  ['d', 1_000_000],
+] as const) {
   const { entries, ranges } = randomIPv4Prefixes(count);
   scenarios.push({
     key,
@@ -805,20 +856,29 @@ for (const scenario of scenarios) {
     }
     const ratio = r === mine ? '' : `${ratioText(mine.rate! / r.rate)} faster`;
     const memory = r.name === 'net.BlockList' ? `${bytesText(r.bytes!)}¹` : bytesText(r.bytes!);
-    const differs = r === mine ? '(reference)' : `${r.differs} of ${r.compared!.toLocaleString('en-US')}`;
-    console.log(`| ${r.name} | ${msText(r.buildMs!)} | ${memory} | ${rateText(r.rate)} | ${ratio} | ` +
-      `${differs} | ${(r.hitShare! * 100).toFixed(0)}% |`);
+    const differs =
+      r === mine ? '(reference)' : `${r.differs} of ${r.compared!.toLocaleString('en-US')}`;
+    console.log(
+      `| ${r.name} | ${msText(r.buildMs!)} | ${memory} | ${rateText(r.rate)} | ${ratio} | ` +
+        `${differs} | ${(r.hitShare! * 100).toFixed(0)}% |`,
+    );
   }
-  console.log(`| parse only, these strings (isValidAddress) | | | ${rateText(rate('parse'))} | ` +
-    `lookups are ${(mine.rate! / rate('parse')).toFixed(2)} of it | | |`);
+  console.log(
+    `| parse only, these strings (isValidAddress) | | | ${rateText(rate('parse'))} | ` +
+      `lookups are ${(mine.rate! / rate('parse')).toFixed(2)} of it | | |`,
+  );
   if (scenario.key !== 'c') {
-    console.log(`| parse only, the IPv4 strings of (c) | | | ${rateText(rate('ipv4 parse'))} | ` +
-      `lookups are ${(mine.rate! / rate('ipv4 parse')).toFixed(2)} of it | | |`);
+    console.log(
+      `| parse only, the IPv4 strings of (c) | | | ${rateText(rate('ipv4 parse'))} | ` +
+        `lookups are ${(mine.rate! / rate('ipv4 parse')).toFixed(2)} of it | | |`,
+    );
   }
   if (rates.has('pre-parsed')) {
-    console.log(`| @netvault/cidr, pre-parsed (hasIPv4 on a number) | | | ` +
-      `${rateText(rate('pre-parsed'))} | ${(rate('pre-parsed') / mine.rate!).toFixed(1)}× ` +
-      'the string rate | | |');
+    console.log(
+      `| @netvault/cidr, pre-parsed (hasIPv4 on a number) | | | ` +
+        `${rateText(rate('pre-parsed'))} | ${(rate('pre-parsed') / mine.rate!).toFixed(1)}× ` +
+        'the string rate | | |',
+    );
   }
   console.log('');
   summary.set(scenario.key, { ours: mine, rates, peers: results.slice(1) });
@@ -832,7 +892,11 @@ const get = (key: string) => summary.get(key)!;
 const ourRate = (key: string) => get(key).ours.rate!;
 const measured = (key: string, name: string) => get(key).rates.get(name)!;
 const fastestPeer = (key: string) =>
-  Math.max(...get(key).peers.filter((p) => p.failed === undefined && p.rate).map((p) => p.rate!));
+  Math.max(
+    ...get(key)
+      .peers.filter((p) => p.failed === undefined && p.rate)
+      .map((p) => p.rate!),
+  );
 const peerRate = (key: string, name: string) => get(key).peers.find((p) => p.name === name)?.rate;
 
 const goals: [string, number, number, string][] = [];
@@ -840,14 +904,22 @@ const blockListA = peerRate('a', 'net.BlockList');
 if (blockListA) goals.push(['(a) lookups vs net.BlockList', ourRate('a') / blockListA, 10, '×']);
 goals.push(['(c) lookups vs the fastest peer', ourRate('c') / fastestPeer('c'), 1000, '×']);
 for (const key of ['b', 'c', 'd']) {
-  goals.push([`(${key}) string lookups / IPv4 parse-only rate`,
-    ourRate(key) / measured(key, 'ipv4 parse'), 0.6, '']);
+  goals.push([
+    `(${key}) string lookups / IPv4 parse-only rate`,
+    ourRate(key) / measured(key, 'ipv4 parse'),
+    0.6,
+    '',
+  ]);
 }
 goals.push(['(c) pre-parsed / string lookups', measured('c', 'pre-parsed') / ourRate('c'), 5, '×']);
 goals.push(['(d) build time, s', get('d').ours.buildMs! / 1000, 1, 'max']);
 goals.push(['(d) memory, MB', get('d').ours.bytes! / 1e6, 8, 'max']);
-goals.push(['(e) IPv6 lookups / (c) IPv4 lookups', ourRate('e') / measured('e', 'ipv4 lookups'),
-  1 / 3, '']);
+goals.push([
+  '(e) IPv6 lookups / (c) IPv4 lookups',
+  ourRate('e') / measured('e', 'ipv4 lookups'),
+  1 / 3,
+  '',
+]);
 
 console.log('## Goals (ratios between rates timed in turns)\n');
 console.log('| goal | measured | target | met |');
@@ -855,9 +927,12 @@ console.log('| --- | ---: | ---: | :---: |');
 for (const [name, value, target, kind] of goals) {
   const met = kind === 'max' ? value < target : value >= target;
   const shown = kind === '×' ? ratioText(value) : value.toFixed(2);
-  const wanted = kind === 'max' ? `< ${target}` : kind === '×' ? `≥ ${target}×` : `≥ ${target.toFixed(2)}`;
+  const wanted =
+    kind === 'max' ? `< ${target}` : kind === '×' ? `≥ ${target}×` : `≥ ${target.toFixed(2)}`;
   console.log(`| ${name} | ${shown} | ${wanted} | ${met ? 'yes' : 'NO'} |`);
 }
-console.log('\nFor the record, not goals: (a) lookups / IPv4 parse-only rate ' +
-  `${(ourRate('a') / measured('a', 'ipv4 parse')).toFixed(2)}, ` +
-  `(e) lookups / IPv4 parse-only rate ${(ourRate('e') / measured('e', 'ipv4 parse')).toFixed(2)}.`);
+console.log(
+  '\nFor the record, not goals: (a) lookups / IPv4 parse-only rate ' +
+    `${(ourRate('a') / measured('a', 'ipv4 parse')).toFixed(2)}, ` +
+    `(e) lookups / IPv4 parse-only rate ${(ourRate('e') / measured('e', 'ipv4 parse')).toFixed(2)}.`,
+);

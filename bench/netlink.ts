@@ -52,8 +52,20 @@ async function main() {
       await host.linkDelete('vh0');
     });
     const ipCycle = await rate('ip, one process per step', async () => {
-      await ip('-n', hostName, 'link', 'add', 'vh0', 'type', 'veth', 'peer', 'name', 'vv0',
-        'netns', vaultName);
+      await ip(
+        '-n',
+        hostName,
+        'link',
+        'add',
+        'vh0',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'vv0',
+        'netns',
+        vaultName,
+      );
       await ip('-n', hostName, 'addr', 'add', '10.200.1.1/30', 'dev', 'vh0');
       await ip('-n', vaultName, 'addr', 'add', '10.200.1.2/30', 'dev', 'vv0');
       await ip('-n', hostName, 'link', 'set', 'vh0', 'up');
@@ -63,8 +75,9 @@ async function main() {
     });
     const batchCycle = await rate('ip -batch, one process per namespace', async () => {
       await execa('ip', ['-n', hostName, '-batch', '-'], {
-        input: `link add vh0 type veth peer name vv0 netns ${vaultName}\n`
-          + 'addr add 10.200.1.1/30 dev vh0\nlink set vh0 up\n',
+        input:
+          `link add vh0 type veth peer name vv0 netns ${vaultName}\n` +
+          'addr add 10.200.1.1/30 dev vh0\nlink set vh0 up\n',
       });
       await execa('ip', ['-n', vaultName, '-batch', '-'], {
         input: 'addr add 10.200.1.2/30 dev vv0\nlink set vv0 up\nroute add default dev vv0\n',
@@ -94,13 +107,17 @@ async function main() {
     const version = execFileSync('ip', ['-V'], { encoding: 'utf8' }).trim();
     const row = (name: string, ours: number, theirs: number) =>
       `| ${name} | ${ours.toFixed(0)} | ${theirs.toFixed(1)} | ${(ours / theirs).toFixed(1)}× |`;
-    console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${version}`);
+    console.log(
+      `\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${version}`,
+    );
     console.log(`${budgetMs / 1000} s per measurement\n`);
     console.log('| work | @netvault/netns ops/s | iproute2 ops/s | ratio |');
     console.log('| --- | ---: | ---: | ---: |');
     console.log(row('(a) veth cycle vs `ip` per step', netvaultCycle, ipCycle));
     console.log(row('(a) veth cycle vs `ip -batch`', netvaultCycle, batchCycle));
-    console.log(row(`(b) list ${links} links + ${routes} routes vs \`ip -j\``, netvaultList, ipList));
+    console.log(
+      row(`(b) list ${links} links + ${routes} routes vs \`ip -j\``, netvaultList, ipList),
+    );
   } finally {
     host.close();
     vault.close();

@@ -41,7 +41,13 @@ interface Stamped {
 /** Runs a command to its end; its wall time and its stderr lines, each stamped on arrival. */
 async function timed(command: string, args: string[], env?: Record<string, string>) {
   const start = performance.now();
-  const child = execa(command, args, { env, reject: false, buffer: false, stdout: 'ignore', stderr: 'pipe' });
+  const child = execa(command, args, {
+    env,
+    reject: false,
+    buffer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  });
   const lines: Stamped[] = [];
   let pending = '';
   child.stderr!.setEncoding('utf8');
@@ -57,8 +63,10 @@ async function timed(command: string, args: string[], env?: Record<string, strin
   const end = performance.now();
   const wall = end - start;
   if (result.exitCode !== 0) {
-    throw new Error(`${command} ${args.join(' ')}: exit ${result.exitCode}: `
-      + lines.map((l) => l.line).join('\n'));
+    throw new Error(
+      `${command} ${args.join(' ')}: exit ${result.exitCode}: ` +
+        lines.map((l) => l.line).join('\n'),
+    );
   }
   return { wall, lines, endEpochMs: performance.timeOrigin + end };
 }
@@ -77,7 +85,8 @@ class Breakdown {
   }
 
   rows(): { label: string; ms: number }[] {
-    return [...this.#steps].sort(([a], [b]) => a.localeCompare(b))
+    return [...this.#steps]
+      .sort(([a], [b]) => a.localeCompare(b))
       .map(([key, values]) => ({ label: key.slice(4), ms: median(values) }));
   }
 }
@@ -95,9 +104,15 @@ async function main() {
   const host = openNamespace({ name: hostName });
   const tunnelName = `nvt${pid}b`;
   const secrets: [string, string][] = [];
-  const rename = (text: string) => secrets.reduce((t, [secret, name]) => t.replaceAll(secret, name),
-    text.replaceAll(vaultName, 'VAULT').replaceAll(hostName, 'HOST').replaceAll(tunnelName, 'WG')
-      .replaceAll(work, 'DIR'));
+  const rename = (text: string) =>
+    secrets.reduce(
+      (t, [secret, name]) => t.replaceAll(secret, name),
+      text
+        .replaceAll(vaultName, 'VAULT')
+        .replaceAll(hostName, 'HOST')
+        .replaceAll(tunnelName, 'WG')
+        .replaceAll(work, 'DIR'),
+    );
 
   try {
     await host.linkSetUp('lo');
@@ -106,32 +121,58 @@ async function main() {
     secrets.push([keys.privateKey, 'PRIVATE-KEY'], [peer.publicKey, 'PEER-KEY']);
     writeFileSync(`${work}/vault.key`, `${keys.privateKey}\n`, { mode: 0o600 });
     // The endpoint is never contacted: nothing is sent through the tunnel.
-    writeFileSync(`${work}/tunnel.json`, JSON.stringify({
-      addresses: ['10.64.0.2/32'], dns: ['10.64.0.1'], privateKeyFile: `${work}/vault.key`,
-      peers: [{ publicKey: peer.publicKey, endpoint: '198.18.0.2:51820', allowedIps: ['0.0.0.0/0'] }],
-    }));
+    writeFileSync(
+      `${work}/tunnel.json`,
+      JSON.stringify({
+        addresses: ['10.64.0.2/32'],
+        dns: ['10.64.0.1'],
+        privateKeyFile: `${work}/vault.key`,
+        peers: [
+          { publicKey: peer.publicKey, endpoint: '198.18.0.2:51820', allowedIps: ['0.0.0.0/0'] },
+        ],
+      }),
+    );
     const config: VaultConfig = {
-      ...structuredClone(DEFAULTS), vault: vaultName, hostNamespace: hostName,
+      ...structuredClone(DEFAULTS),
+      vault: vaultName,
+      hostNamespace: hostName,
       tunnel: { interface: tunnelName, file: `${work}/tunnel.json`, implementation: 'auto' },
       source: `${work}/netvault.json`,
     };
-    writeFileSync(config.source, JSON.stringify({
-      vault: vaultName, hostNamespace: hostName,
-      tunnel: { interface: tunnelName, file: `${work}/tunnel.json` },
-    }));
+    writeFileSync(
+      config.source,
+      JSON.stringify({
+        vault: vaultName,
+        hostNamespace: hostName,
+        tunnel: { interface: tunnelName, file: `${work}/tunnel.json` },
+      }),
+    );
     const env: Record<string, string> = {
-      ...process.env as Record<string, string>,
-      HOST: hostName, VAULT: vaultName, VETH_HOST: 'veth-host', VETH_VAULT: 'veth-vault',
-      HOST_ADDR: '10.200.1.1/30', VAULT_ADDR: '10.200.1.2/30', WG_NAME: tunnelName,
-      WG_KEY_FILE: `${work}/vault.key`, WG_PEER: peer.publicKey, WG_ENDPOINT: '198.18.0.2:51820',
-      WG_ALLOWED: '0.0.0.0/0', TUNNEL_ADDR: '10.64.0.2/32', DNS: '10.64.0.1', METRIC: '4242',
+      ...(process.env as Record<string, string>),
+      HOST: hostName,
+      VAULT: vaultName,
+      VETH_HOST: 'veth-host',
+      VETH_VAULT: 'veth-vault',
+      HOST_ADDR: '10.200.1.1/30',
+      VAULT_ADDR: '10.200.1.2/30',
+      WG_NAME: tunnelName,
+      WG_KEY_FILE: `${work}/vault.key`,
+      WG_PEER: peer.publicKey,
+      WG_ENDPOINT: '198.18.0.2:51820',
+      WG_ALLOWED: '0.0.0.0/0',
+      TUNNEL_ADDR: '10.64.0.2/32',
+      DNS: '10.64.0.1',
+      METRIC: '4242',
     };
 
     const netvaultCycle = async (steps?: { up: Breakdown; down: Breakdown }) => {
       const made = await timed(process.execPath, [cli, 'up', '-c', config.source]);
       const removed = await timed(process.execPath, [cli, 'down', '-c', config.source]);
       if (steps) {
-        for (const [breakdown, run] of [[steps.up, made], [steps.down, removed]] as const) {
+        for (const [breakdown, run] of [
+          [steps.up, made],
+          [steps.down, removed],
+        ] as const) {
           let last = 0;
           const rows = run.lines.map(({ at, line }) => {
             const row = { label: rename(line), ms: at - last };
@@ -149,12 +190,17 @@ async function main() {
       const made = await timed('bash', [script, 'up'], { ...env, ...trace });
       const removed = await timed('bash', [script, 'down'], { ...env, ...trace });
       if (steps) {
-        for (const [breakdown, run] of [[steps.up, made], [steps.down, removed]] as const) {
-          const traced = run.lines.map((l) => /^\++ (\d+\.\d+) (.*)$/.exec(l.line))
+        for (const [breakdown, run] of [
+          [steps.up, made],
+          [steps.down, removed],
+        ] as const) {
+          const traced = run.lines
+            .map((l) => /^\++ (\d+\.\d+) (.*)$/.exec(l.line))
             .filter((m): m is RegExpExecArray => m !== null)
             .map((m) => ({ at: Number(m[1]) * 1000, label: rename(m[2]) }));
           const rows = traced.map((t, i) => ({
-            label: t.label, ms: (traced[i + 1]?.at ?? run.endEpochMs) - t.at,
+            label: t.label,
+            ms: (traced[i + 1]?.at ?? run.endEpochMs) - t.at,
           }));
           breakdown.add(rows.filter((row) => !/^(PS4=|set -x|\[\[ -n)/.test(row.label)));
         }
@@ -177,8 +223,12 @@ async function main() {
       await inProcessCycle();
     }
     type Cycle = { up: number; down: number };
-    const results = { netvault: [] as Cycle[], script: [] as Cycle[], inProcess: [] as Cycle[],
-      startup: [] as number[] };
+    const results = {
+      netvault: [] as Cycle[],
+      script: [] as Cycle[],
+      inProcess: [] as Cycle[],
+      startup: [] as number[],
+    };
     const netvaultSteps = { up: new Breakdown(), down: new Breakdown() };
     const scriptSteps = { up: new Breakdown(), down: new Breakdown() };
     for (let i = 0; i < cycles; i += 1) {
@@ -186,51 +236,86 @@ async function main() {
       results.script.push(await scriptCycle());
       results.inProcess.push(await inProcessCycle());
       results.startup.push(await startup());
-      console.error(`  cycle ${i + 1}: netvault ${ms(results.netvault[i].up + results.netvault[i].down)} ms,`
-        + ` script ${ms(results.script[i].up + results.script[i].down)} ms`);
+      console.error(
+        `  cycle ${i + 1}: netvault ${ms(results.netvault[i].up + results.netvault[i].down)} ms,` +
+          ` script ${ms(results.script[i].up + results.script[i].down)} ms`,
+      );
     }
     // The script's breakdown comes from separate traced runs, so tracing costs nothing above.
     for (let i = 0; i < Math.min(cycles, 5); i += 1) await scriptCycle(scriptSteps);
 
     const summary = (runs: { up: number; down: number }[]) => ({
-      up: median(runs.map((r) => r.up)), down: median(runs.map((r) => r.down)),
+      up: median(runs.map((r) => r.up)),
+      down: median(runs.map((r) => r.down)),
       cycle: median(runs.map((r) => r.up + r.down)),
     });
     const nv = summary(results.netvault);
     const sh = summary(results.script);
     const ip = summary(results.inProcess);
     const versions = [
-      execFileSync('ip', ['-V'], { encoding: 'utf8' }).trim().replace(/^ip utility, /, '').replace(/,.*$/, ''),
+      execFileSync('ip', ['-V'], { encoding: 'utf8' })
+        .trim()
+        .replace(/^ip utility, /, '')
+        .replace(/,.*$/, ''),
       execFileSync('wireguard-go', ['--version'], { encoding: 'utf8' }).trim().split('\n')[0],
-      execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim().replace(/ \(.*$/, ''),
+      execFileSync('nft', ['--version'], { encoding: 'utf8' })
+        .trim()
+        .replace(/ \(.*$/, ''),
     ].join(', ');
 
-    console.log(`\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${versions}`);
+    console.log(
+      `\nCPU: ${cpus()[0]?.model ?? 'unknown'} (${cpus().length} cores), Node ${process.version}, ${versions}`,
+    );
     console.log(`medians of ${cycles} cycles each, interleaved; one cycle = up then down\n`);
     console.log('| work | netvault (CLI processes) ms | iproute2 + wg script ms | ratio |');
     console.log('| --- | ---: | ---: | ---: |');
-    for (const [label, key] of [['up', 'up'], ['down', 'down'], ['up + down', 'cycle']] as const) {
-      console.log(`| ${label} | ${ms(nv[key])} | ${ms(sh[key])} | ${(nv[key] / sh[key]).toFixed(2)} |`);
+    for (const [label, key] of [
+      ['up', 'up'],
+      ['down', 'down'],
+      ['up + down', 'cycle'],
+    ] as const) {
+      console.log(
+        `| ${label} | ${ms(nv[key])} | ${ms(sh[key])} | ${(nv[key] / sh[key]).toFixed(2)} |`,
+      );
     }
-    console.log(`\nnetvault's share that is not the topology: Node starting and loading the bundle`
-      + ` (\`netvault --help\`) ${ms(median(results.startup))} ms per process; the same up + down`
-      + ` in-process (library calls, no process start): up ${ms(ip.up)} ms, down ${ms(ip.down)} ms,`
-      + ` cycle ${ms(ip.cycle)} ms (ratio to the script ${(ip.cycle / sh.cycle).toFixed(2)}).`);
+    console.log(
+      `\nnetvault's share that is not the topology: Node starting and loading the bundle` +
+        ` (\`netvault --help\`) ${ms(median(results.startup))} ms per process; the same up + down` +
+        ` in-process (library calls, no process start): up ${ms(ip.up)} ms, down ${ms(ip.down)} ms,` +
+        ` cycle ${ms(ip.cycle)} ms (ratio to the script ${(ip.cycle / sh.cycle).toFixed(2)}).`,
+    );
 
-    for (const [title, steps] of [['netvault up', netvaultSteps.up], ['netvault down', netvaultSteps.down],
-      ['script up', scriptSteps.up], ['script down', scriptSteps.down]] as const) {
+    for (const [title, steps] of [
+      ['netvault up', netvaultSteps.up],
+      ['netvault down', netvaultSteps.down],
+      ['script up', scriptSteps.up],
+      ['script down', scriptSteps.down],
+    ] as const) {
       const rows = steps.rows();
-      console.log(`\n${title}: where the time goes (median ms before each line${title.startsWith('netvault')
-        ? ' of its stderr; the first includes Node starting' : ', one command each'})\n`);
+      console.log(
+        `\n${title}: where the time goes (median ms before each line${
+          title.startsWith('netvault')
+            ? ' of its stderr; the first includes Node starting'
+            : ', one command each'
+        })\n`,
+      );
       console.log('| ms | step |');
       console.log('| ---: | --- |');
-      for (const row of rows) console.log(`| ${ms(row.ms)} | \`${row.label.replaceAll('|', '\\|')}\` |`);
+      for (const row of rows)
+        console.log(`| ${ms(row.ms)} | \`${row.label.replaceAll('|', '\\|')}\` |`);
     }
   } finally {
     try {
-      await down({ ...DEFAULTS, vault: vaultName, hostNamespace: hostName,
-        tunnel: { interface: tunnelName, file: `${work}/tunnel.json`, implementation: 'auto' },
-        source: 'bench cleanup' }, () => {}).catch(() => undefined);
+      await down(
+        {
+          ...DEFAULTS,
+          vault: vaultName,
+          hostNamespace: hostName,
+          tunnel: { interface: tunnelName, file: `${work}/tunnel.json`, implementation: 'auto' },
+          source: 'bench cleanup',
+        },
+        () => {},
+      ).catch(() => undefined);
       host.close();
       if (namespaceExists(vaultName)) deleteNamespace(vaultName);
       if (namespaceExists(hostName)) deleteNamespace(hostName);

@@ -305,9 +305,8 @@ const parseWords = new Uint32Array(4);
 export function parseAddress(text: string): ParsedAddress {
   const kind = typeof text === 'string' ? parseAddressInto(text, parseWords) : KIND_INVALID;
   if (kind === KIND_INVALID) {
-    const reason = typeof text === 'string'
-      ? reasonText(lastReason)
-      : `a ${typeof text}, not a string`;
+    const reason =
+      typeof text === 'string' ? reasonText(lastReason) : `a ${typeof text}, not a string`;
     throw new CidrError(`parse address ${quoteEntry(String(text))}: ${reason}`, {
       code: 'ERR_CIDR_ADDRESS',
       entry: String(text),
@@ -344,11 +343,19 @@ export function formatIPv4(value: number): string {
 export function formatIPv6(w0: number, w1: number, w2: number, w3: number): string {
   if (isMappedWords(w0, w1, w2)) return `::ffff:${formatIPv4(w3)}`;
 
-  const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16,
-    w3 & 0xffff];
+  const g = [
+    w0 >>> 16,
+    w0 & 0xffff,
+    w1 >>> 16,
+    w1 & 0xffff,
+    w2 >>> 16,
+    w2 & 0xffff,
+    w3 >>> 16,
+    w3 & 0xffff,
+  ];
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

@@ -16,21 +16,23 @@ export interface PresetRange {
  * IPv6 counterparts. IPv4-mapped forms of the IPv4 ranges match too, since every set checks
  * them as IPv4.
  */
-export const LOCAL_RANGES: readonly PresetRange[] = Object.freeze([
-  { cidr: '127.0.0.0/8', name: 'IPv4 loopback', rfc: 'RFC 1122 §3.2.1.3' },
-  { cidr: '169.254.0.0/16', name: 'IPv4 link-local', rfc: 'RFC 3927' },
-  { cidr: '10.0.0.0/8', name: 'private network', rfc: 'RFC 1918' },
-  { cidr: '172.16.0.0/12', name: 'private network', rfc: 'RFC 1918' },
-  { cidr: '192.168.0.0/16', name: 'private network', rfc: 'RFC 1918' },
-  { cidr: '100.64.0.0/10', name: 'shared address space (CGNAT; Tailscale)', rfc: 'RFC 6598' },
-  { cidr: '::1/128', name: 'IPv6 loopback', rfc: 'RFC 4291 §2.5.3' },
-  { cidr: 'fe80::/10', name: 'IPv6 link-local unicast', rfc: 'RFC 4291 §2.5.6' },
-  {
-    cidr: 'fc00::/7',
-    name: 'IPv6 unique local (Tailscale uses fd7a:115c:a1e0::/48)',
-    rfc: 'RFC 4193',
-  },
-].map((range) => Object.freeze(range)));
+export const LOCAL_RANGES: readonly PresetRange[] = Object.freeze(
+  [
+    { cidr: '127.0.0.0/8', name: 'IPv4 loopback', rfc: 'RFC 1122 §3.2.1.3' },
+    { cidr: '169.254.0.0/16', name: 'IPv4 link-local', rfc: 'RFC 3927' },
+    { cidr: '10.0.0.0/8', name: 'private network', rfc: 'RFC 1918' },
+    { cidr: '172.16.0.0/12', name: 'private network', rfc: 'RFC 1918' },
+    { cidr: '192.168.0.0/16', name: 'private network', rfc: 'RFC 1918' },
+    { cidr: '100.64.0.0/10', name: 'shared address space (CGNAT; Tailscale)', rfc: 'RFC 6598' },
+    { cidr: '::1/128', name: 'IPv6 loopback', rfc: 'RFC 4291 §2.5.3' },
+    { cidr: 'fe80::/10', name: 'IPv6 link-local unicast', rfc: 'RFC 4291 §2.5.6' },
+    {
+      cidr: 'fc00::/7',
+      name: 'IPv6 unique local (Tailscale uses fd7a:115c:a1e0::/48)',
+      rfc: 'RFC 4193',
+    },
+  ].map((range) => Object.freeze(range)),
+);
 
 let localSet: CidrSet | undefined;
 

@@ -59,8 +59,10 @@ export class IpStrategy {
     if (!Number.isInteger(depth) || depth < 0) {
       throw optionError('depth', depth, 'a whole number, 0 or more');
     }
-    if (ipv6Subnet !== undefined &&
-      (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128)) {
+    if (
+      ipv6Subnet !== undefined &&
+      (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128)
+    ) {
       throw optionError('ipv6Subnet', ipv6Subnet, 'a whole number from 1 to 128');
     }
 

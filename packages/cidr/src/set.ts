@@ -155,7 +155,7 @@ export class CidrSet {
    * 192.168.2.10), is in the set. For callers that parse once; anything else is false.
    */
   hasIPv4(value: number): boolean {
-    if ((value >>> 0) !== value) return false;
+    if (value >>> 0 !== value) return false;
 
     const offsets = this.offsets4;
     if (offsets === null) return inRun4(this.run4, value);
@@ -171,7 +171,7 @@ export class CidrSet {
    * in the set. An IPv4-mapped address is looked up as IPv4.
    */
   hasIPv6(w0: number, w1: number, w2: number, w3: number): boolean {
-    if ((w0 >>> 0) !== w0 || (w1 >>> 0) !== w1 || (w2 >>> 0) !== w2 || (w3 >>> 0) !== w3) {
+    if (w0 >>> 0 !== w0 || w1 >>> 0 !== w1 || w2 >>> 0 !== w2 || w3 >>> 0 !== w3) {
       return false;
     }
     if (isMappedWords(w0, w1, w2)) return this.hasIPv4(w3);
@@ -195,8 +195,14 @@ export class CidrSet {
    * (README, benchmark (e)). Searching 32-bit keys of the bits after the bucket index, about
    * 1 MiB, should get there; this note can go when the benchmark shows (e) at 1/3.
    */
-  private inBucket6(lo: number, hi: number, w0: number, w1: number, w2: number,
-    w3: number): boolean {
+  private inBucket6(
+    lo: number,
+    hi: number,
+    w0: number,
+    w1: number,
+    w2: number,
+    w3: number,
+  ): boolean {
     const pieces = this.pieces6;
 
     // Count the pieces whose first address has upper half at or below the address's.
@@ -227,10 +233,16 @@ export class CidrSet {
     const pieces = this.pieces6;
     const lows = this.lows6;
     const i = p << 2;
-    const firstBelow = pieces[i] !== w0 || pieces[i + 1] !== w1 ||
-      lows[i] < w2 || (lows[i] === w2 && lows[i + 1] <= w3);
-    const lastAbove = pieces[i + 2] !== w0 || pieces[i + 3] !== w1 ||
-      lows[i + 2] > w2 || (lows[i + 2] === w2 && lows[i + 3] >= w3);
+    const firstBelow =
+      pieces[i] !== w0 ||
+      pieces[i + 1] !== w1 ||
+      lows[i] < w2 ||
+      (lows[i] === w2 && lows[i + 1] <= w3);
+    const lastAbove =
+      pieces[i + 2] !== w0 ||
+      pieces[i + 3] !== w1 ||
+      lows[i + 2] > w2 ||
+      (lows[i + 2] === w2 && lows[i + 3] >= w3);
     return firstBelow && lastAbove;
   }
 
@@ -238,8 +250,12 @@ export class CidrSet {
   hasBytes(bytes: Uint8Array): boolean {
     if (bytes.length === 4) return this.hasIPv4(readWord(bytes, 0));
     if (bytes.length !== 16) return false;
-    return this.hasIPv6(readWord(bytes, 0), readWord(bytes, 4), readWord(bytes, 8),
-      readWord(bytes, 12));
+    return this.hasIPv6(
+      readWord(bytes, 0),
+      readWord(bytes, 4),
+      readWord(bytes, 8),
+      readWord(bytes, 12),
+    );
   }
 
   /** True when an address from `parseAddress` is in the set. */
@@ -256,9 +272,15 @@ export class CidrSet {
 
   /** Bytes held by the lookup tables (the whole footprint apart from a few small objects). */
   get byteLength(): number {
-    return (this.offsets4?.byteLength ?? 0) + this.pieces4.byteLength + this.run4.byteLength +
-      (this.offsets6?.byteLength ?? 0) + this.pieces6.byteLength + this.lows6.byteLength +
-      this.whole6.byteLength;
+    return (
+      (this.offsets4?.byteLength ?? 0) +
+      this.pieces4.byteLength +
+      this.run4.byteLength +
+      (this.offsets6?.byteLength ?? 0) +
+      this.pieces6.byteLength +
+      this.lows6.byteLength +
+      this.whole6.byteLength
+    );
   }
 
   /**
@@ -324,10 +346,16 @@ export class CidrSet {
     const out: bigint[] = [];
     for (let i = 0; i < this.count6; i++) {
       const i4 = i << 2;
-      const first = (BigInt(this.pieces6[i4]) << 96n) | (BigInt(this.pieces6[i4 + 1]) << 64n) |
-        (BigInt(this.lows6[i4]) << 32n) | BigInt(this.lows6[i4 + 1]);
-      const last = (BigInt(this.pieces6[i4 + 2]) << 96n) | (BigInt(this.pieces6[i4 + 3]) << 64n) |
-        (BigInt(this.lows6[i4 + 2]) << 32n) | BigInt(this.lows6[i4 + 3]);
+      const first =
+        (BigInt(this.pieces6[i4]) << 96n) |
+        (BigInt(this.pieces6[i4 + 1]) << 64n) |
+        (BigInt(this.lows6[i4]) << 32n) |
+        BigInt(this.lows6[i4 + 1]);
+      const last =
+        (BigInt(this.pieces6[i4 + 2]) << 96n) |
+        (BigInt(this.pieces6[i4 + 3]) << 64n) |
+        (BigInt(this.lows6[i4 + 2]) << 32n) |
+        BigInt(this.lows6[i4 + 3]);
       if (out.length > 0 && out[out.length - 1] + 1n === first) out[out.length - 1] = last;
       else out.push(first, last);
     }
@@ -392,8 +420,13 @@ function findIPv4Text(s: string, offsets: Uint32Array, pieces: Uint16Array): num
  * moves `base` up by the lower half when the probe starts at or below `low`; buckets of up to
  * four pieces (nearly all of them below a million prefixes) take the two unrolled steps only.
  */
-function inBucket4(pieces: Uint16Array, lo: number, hi: number, low: number,
-  firstStart: number): boolean {
+function inBucket4(
+  pieces: Uint16Array,
+  lo: number,
+  hi: number,
+  low: number,
+  firstStart: number,
+): boolean {
   let base = lo;
   let count = hi - lo;
   while (count > 4) {
@@ -429,8 +462,9 @@ function readWord(bytes: Uint8Array, i: number): number {
 }
 
 function wordsToBigInt(a: Uint32Array, i: number): bigint {
-  return (BigInt(a[i]) << 96n) | (BigInt(a[i + 1]) << 64n) | (BigInt(a[i + 2]) << 32n) |
-    BigInt(a[i + 3]);
+  return (
+    (BigInt(a[i]) << 96n) | (BigInt(a[i + 1]) << 64n) | (BigInt(a[i + 2]) << 32n) | BigInt(a[i + 3])
+  );
 }
 
 function pushIPv4Cidrs(start: number, end: number, out: string[]): void {
@@ -445,12 +479,19 @@ function pushIPv4Cidrs(start: number, end: number, out: string[]): void {
 function pushIPv6Cidrs(start: bigint, end: bigint, out: string[]): void {
   while (start <= end) {
     let hostBits = 0;
-    while (hostBits < 128 && ((start >> BigInt(hostBits)) & 1n) === 0n &&
-      start + (1n << BigInt(hostBits + 1)) - 1n <= end) {
+    while (
+      hostBits < 128 &&
+      ((start >> BigInt(hostBits)) & 1n) === 0n &&
+      start + (1n << BigInt(hostBits + 1)) - 1n <= end
+    ) {
       hostBits++;
     }
-    const w = [Number(start >> 96n), Number((start >> 64n) & 0xffffffffn),
-      Number((start >> 32n) & 0xffffffffn), Number(start & 0xffffffffn)] as const;
+    const w = [
+      Number(start >> 96n),
+      Number((start >> 64n) & 0xffffffffn),
+      Number((start >> 32n) & 0xffffffffn),
+      Number(start & 0xffffffffn),
+    ] as const;
     out.push(`${formatIPv6(w[0], w[1], w[2], w[3])}/${128 - hostBits}`);
     start += 1n << BigInt(hostBits);
   }
@@ -585,7 +626,7 @@ export class CidrSetBuilder {
     const lowest = merged[0];
     const highest = merged[merged.length - 1];
     let shift = 0;
-    while (shift < 16 && ((lowest ^ highest) >> BigInt(127 - shift)) === 0n) shift++;
+    while (shift < 16 && (lowest ^ highest) >> BigInt(127 - shift) === 0n) shift++;
     const bucketBits = BigInt(112 - shift);
     const bucketOf = (x: bigint) => Number((x >> bucketBits) & 0xffffn);
 
@@ -607,8 +648,10 @@ export class CidrSetBuilder {
       const lastBucket = bucketOf(last);
       for (let b = firstBucket; b <= lastBucket; b++) {
         const bucketFirst = commonTop | (BigInt(b) << bucketBits);
-        table.push(b === firstBucket ? first : bucketFirst,
-          b === lastBucket ? last : bucketFirst | bucketSpan);
+        table.push(
+          b === firstBucket ? first : bucketFirst,
+          b === lastBucket ? last : bucketFirst | bucketSpan,
+        );
       }
     }
     return { offsets, ...table.done(), count, shift, top: Number(lowest >> 96n) };
@@ -671,8 +714,12 @@ function parseEntry(entry: string, origin: EntryOrigin, loose: boolean): 4 | 6 {
   if (slash >= 0) {
     length = parsePrefixLength(entry, slash + 1);
     if (length < 0) {
-      throw entryError(entry, origin, 'ERR_CIDR_ENTRY',
-        'bad prefix length after "/" (a decimal number without leading zeros)');
+      throw entryError(
+        entry,
+        origin,
+        'ERR_CIDR_ENTRY',
+        'bad prefix length after "/" (a decimal number without leading zeros)',
+      );
     }
   }
 
@@ -685,8 +732,12 @@ function parseEntry(entry: string, origin: EntryOrigin, loose: boolean): 4 | 6 {
       throw entryError(entry, origin, 'ERR_CIDR_ENTRY', reasonText(lastReason));
     }
     if (lastZoneStart >= 0) {
-      throw entryError(entry, origin, 'ERR_CIDR_ENTRY',
-        'a zone ("%") has no meaning in a set entry');
+      throw entryError(
+        entry,
+        origin,
+        'ERR_CIDR_ENTRY',
+        'a zone ("%") has no meaning in a set entry',
+      );
     }
     if (kind === KIND_IPV4) {
       v4 = words[3];
@@ -752,8 +803,12 @@ function parsePrefixLength(text: string, from: number): number {
 }
 
 function formatBigIPv6(value: bigint): string {
-  return formatIPv6(Number(value >> 96n), Number((value >> 64n) & 0xffffffffn),
-    Number((value >> 32n) & 0xffffffffn), Number(value & 0xffffffffn));
+  return formatIPv6(
+    Number(value >> 96n),
+    Number((value >> 64n) & 0xffffffffn),
+    Number((value >> 32n) & 0xffffffffn),
+    Number(value & 0xffffffffn),
+  );
 }
 
 function describeOrigin(origin: EntryOrigin): string {
@@ -764,8 +819,12 @@ function describeOrigin(origin: EntryOrigin): string {
   return 'entry';
 }
 
-function entryError(entry: string, origin: EntryOrigin,
-  code: 'ERR_CIDR_ENTRY' | 'ERR_CIDR_HOST_BITS', reason: string): CidrError {
+function entryError(
+  entry: string,
+  origin: EntryOrigin,
+  code: 'ERR_CIDR_ENTRY' | 'ERR_CIDR_HOST_BITS',
+  reason: string,
+): CidrError {
   const op = origin.line !== undefined ? 'load list' : 'build set';
   return new CidrError(`${op}: ${describeOrigin(origin)} ${quoteEntry(entry)}: ${reason}`, {
     code,
@@ -778,6 +837,10 @@ function entryError(entry: string, origin: EntryOrigin,
 }
 
 function hostBitsError(entry: string, origin: EntryOrigin, masked: string): CidrError {
-  return entryError(entry, origin, 'ERR_CIDR_HOST_BITS',
-    `bits are set past the prefix length (did you mean ${masked}? { loose: true } masks them)`);
+  return entryError(
+    entry,
+    origin,
+    'ERR_CIDR_HOST_BITS',
+    `bits are set past the prefix length (did you mean ${masked}? { loose: true } masks them)`,
+  );
 }

@@ -23,8 +23,13 @@ const LIST = [
 ].join('\n');
 
 function checkList(set: { has(ip: string): boolean; toCidrs(): string[] }): void {
-  assert.equal(set.toCidrs(), ['10.1.0.0/16', '172.16.0.0/12', '192.168.2.0/24', '203.0.113.7/32',
-    '2001:db8::/32']);
+  assert.equal(set.toCidrs(), [
+    '10.1.0.0/16',
+    '172.16.0.0/12',
+    '192.168.2.0/24',
+    '203.0.113.7/32',
+    '2001:db8::/32',
+  ]);
   assert.ok(set.has('10.1.2.3') && set.has('2001:db8::1') && set.has('::ffff:203.0.113.7'));
   assert.not.ok(set.has('10.9.9.9'));
 }
@@ -54,9 +59,14 @@ test('errors name the line and the entry; loose masks host bits', () => {
   }
   assert.equal(parseCidrList(text, { loose: true }).toCidrs(), ['10.0.0.0/8']);
 
-  assert.throws(() => parseCidrList('1.2.3.4\n1.2.3.4 5.6.7.8\n'),
-    (e: CidrError) => e.line === 2 && e.code === 'ERR_CIDR_ENTRY');
-  assert.throws(() => parseCidrList('\n\n127.1\n'), (e: CidrError) => e.line === 3);
+  assert.throws(
+    () => parseCidrList('1.2.3.4\n1.2.3.4 5.6.7.8\n'),
+    (e: CidrError) => e.line === 2 && e.code === 'ERR_CIDR_ENTRY',
+  );
+  assert.throws(
+    () => parseCidrList('\n\n127.1\n'),
+    (e: CidrError) => e.line === 3,
+  );
 });
 
 test('loadCidrSet reads a file by path and by file: URL; a missing file is ERR_CIDR_READ', async () => {
@@ -138,7 +148,8 @@ test('a stream error becomes ERR_CIDR_READ with the cause; an entry error keeps 
 
 test('a long list loads line by line with the same answers as CidrSet.from', async () => {
   const lines: string[] = [];
-  for (let i = 0; i < 50_000; i++) lines.push(`${(i * 7919) % 224}.${i % 256}.${(i >> 8) % 256}.0/24`);
+  for (let i = 0; i < 50_000; i++)
+    lines.push(`${(i * 7919) % 224}.${i % 256}.${(i >> 8) % 256}.0/24`);
   const set = await loadCidrSet(Readable.from([lines.join('\n')]));
   assert.ok(set.has('0.0.0.1'));
   assert.is(set.toCidrs().length > 0, true);

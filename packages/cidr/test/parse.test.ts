@@ -139,10 +139,19 @@ for (const [input, expected, extra] of table) {
     if (expected === 'v6') {
       assert.is(parsed.ipv4, -1);
       // ipaddr.js reads any embedded dotted quad as IPv4-mapped, so spell it in hex first.
-      const hexOnly = input.split('%')[0].replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
-        (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+      const hexOnly = input
+        .split('%')[0]
+        .replace(
+          /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+          (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+        );
       const reference = ipaddr.IPv6.parse(hexOnly).toByteArray();
-      const bytes = parsed.words.flatMap((w) => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255]);
+      const bytes = parsed.words.flatMap((w) => [
+        w >>> 24,
+        (w >>> 16) & 255,
+        (w >>> 8) & 255,
+        w & 255,
+      ]);
       assert.equal(bytes, reference);
     } else {
       const [a, b, c, d] = extra!.split('.').map(Number);
@@ -155,14 +164,33 @@ for (const [input, expected, extra] of table) {
 
 test('has() is false and never throws for what is not an address', () => {
   const set = presets.local;
-  for (const value of [undefined, null, 127, 0x7f000001, {}, [], ['127.0.0.1'], Symbol('x'),
-    '127.0.0.1 ', '127.1', '0177.0.0.1', '[::1]', '[::1]:80', '127.0.0.1:80', '::1%', 'x']) {
+  for (const value of [
+    undefined,
+    null,
+    127,
+    0x7f000001,
+    {},
+    [],
+    ['127.0.0.1'],
+    Symbol('x'),
+    '127.0.0.1 ',
+    '127.1',
+    '0177.0.0.1',
+    '[::1]',
+    '[::1]:80',
+    '127.0.0.1:80',
+    '::1%',
+    'x',
+  ]) {
     assert.is(set.has(value), false, String(typeof value === 'symbol' ? 'symbol' : value));
   }
 });
 
 test('parseAddress of a non-string throws a CidrError, isValidAddress is false', () => {
-  assert.throws(() => parseAddress(42 as unknown as string), (e: unknown) => e instanceof CidrError);
+  assert.throws(
+    () => parseAddress(42 as unknown as string),
+    (e: unknown) => e instanceof CidrError,
+  );
   assert.is(isValidAddress(42), false);
   assert.is(isValidAddress(null), false);
 });

@@ -42,10 +42,16 @@ test('the peer address is read from socket.remoteAddress too, and a port is drop
   assert.ok(internal.allows({ socket: { remoteAddress: '10.1.1.1' }, headers: {} }));
   assert.ok(internal.allows(request('10.1.1.1:51234')));
   assert.ok(internal.allows(request('[::ffff:10.1.1.1]:51234')));
-  assert.equal(internal.check({ headers: {} }),
-    { allowed: false, clientAddress: undefined, reason: 'no client address' });
-  assert.equal(internal.check(request('not-an-ip')),
-    { allowed: false, clientAddress: 'not-an-ip', reason: 'not an IP address' });
+  assert.equal(internal.check({ headers: {} }), {
+    allowed: false,
+    clientAddress: undefined,
+    reason: 'no client address',
+  });
+  assert.equal(internal.check(request('not-an-ip')), {
+    allowed: false,
+    clientAddress: 'not-an-ip',
+    reason: 'not an IP address',
+  });
   assert.is(clientAddress(request('[2001:db8::1]:443')), '2001:db8::1');
   assert.is(clientAddress(request('::ffff:10.1.1.1')), '::ffff:10.1.1.1');
 });
@@ -67,8 +73,11 @@ test('depth picks the entry counted from the right; too few entries means no add
   assert.ok(internal.allows(request('203.0.113.9', '203.0.113.9, 192.168.2.10')));
 
   const deeper = ipAllowList({ sourceRange: presets.local, ipStrategy: { depth: 3 } });
-  assert.equal(deeper.check(request('10.200.1.1', '192.168.2.10, 10.0.0.1')),
-    { allowed: false, clientAddress: undefined, reason: 'no client address' });
+  assert.equal(deeper.check(request('10.200.1.1', '192.168.2.10, 10.0.0.1')), {
+    allowed: false,
+    clientAddress: undefined,
+    reason: 'no client address',
+  });
 });
 
 test('excludedIPs picks the first entry from the right outside the excluded proxies', () => {
@@ -83,22 +92,33 @@ test('excludedIPs picks the first entry from the right outside the excluded prox
   assert.is(pick('junk, 10.0.0.3'), 'junk');
 
   const internal = ipAllowList({ sourceRange: presets.local, ipStrategy: strategy });
-  assert.not.ok(internal.allows(request('10.200.1.1', '127.0.0.1, 203.0.113.9, 10.0.0.3')),
-    'a spoofed loopback behind the real client does not count');
+  assert.not.ok(
+    internal.allows(request('10.200.1.1', '127.0.0.1, 203.0.113.9, 10.0.0.3')),
+    'a spoofed loopback behind the real client does not count',
+  );
   assert.ok(internal.allows(request('10.200.1.1', '192.168.2.10, 10.0.0.3')));
   assert.not.ok(internal.allows(request('127.0.0.1')), 'no header: no client, even from loopback');
-  assert.equal(internal.check(request('10.200.1.1', 'junk, 10.0.0.3')),
-    { allowed: false, clientAddress: 'junk', reason: 'not an IP address' });
+  assert.equal(internal.check(request('10.200.1.1', 'junk, 10.0.0.3')), {
+    allowed: false,
+    clientAddress: 'junk',
+    reason: 'not an IP address',
+  });
 
   // depth wins over excludedIPs.
-  assert.is(clientAddress(request('x', '1.1.1.1, 10.0.0.3'), {
-    depth: 1,
-    excludedIPs: ['10.0.0.0/8'],
-  }), '10.0.0.3');
+  assert.is(
+    clientAddress(request('x', '1.1.1.1, 10.0.0.3'), {
+      depth: 1,
+      excludedIPs: ['10.0.0.0/8'],
+    }),
+    '10.0.0.3',
+  );
   // A ready set works as excludedIPs too.
-  assert.is(clientAddress(request('x', '1.1.1.1, 10.0.0.3'), {
-    excludedIPs: CidrSet.from(['10.0.0.0/8']),
-  }), '1.1.1.1');
+  assert.is(
+    clientAddress(request('x', '1.1.1.1, 10.0.0.3'), {
+      excludedIPs: CidrSet.from(['10.0.0.0/8']),
+    }),
+    '1.1.1.1',
+  );
 });
 
 test('an X-Forwarded-For entry with a port is checked without it, as Traefik does', () => {
@@ -109,7 +129,8 @@ test('an X-Forwarded-For entry with a port is checked without it, as Traefik doe
 });
 
 test('ipv6Subnet reduces IPv6 clients to their subnet, leaves IPv4 and mapped alone', () => {
-  const remote = (address: string, bits: number) => clientAddress(request(address), { ipv6Subnet: bits });
+  const remote = (address: string, bits: number) =>
+    clientAddress(request(address), { ipv6Subnet: bits });
   assert.is(remote('2001:db8:1:2:3:4:5:6', 64), '2001:db8:1:2::');
   assert.is(remote('2001:db8:1:2:3:4:5:6', 48), '2001:db8:1::');
   assert.is(remote('2001:db8:1:2:3:4:5:6', 128), '2001:db8:1:2:3:4:5:6');
@@ -118,12 +139,18 @@ test('ipv6Subnet reduces IPv6 clients to their subnet, leaves IPv4 and mapped al
   assert.is(remote('192.168.2.10', 8), '192.168.2.10');
   assert.is(remote('::ffff:192.168.2.10', 64), '::ffff:192.168.2.10');
   assert.is(remote('not-an-ip', 64), 'not-an-ip');
-  assert.is(clientAddress(request('x', '2001:db8::1:2, 10.0.0.1'), { depth: 2, ipv6Subnet: 64 }),
-    '2001:db8::');
-  assert.is(clientAddress(request('x', '2001:db8::1:2, 10.0.0.1'), {
-    excludedIPs: ['10.0.0.0/8'],
-    ipv6Subnet: 64,
-  }), '2001:db8::1:2', 'not applied with excludedIPs, as in Traefik');
+  assert.is(
+    clientAddress(request('x', '2001:db8::1:2, 10.0.0.1'), { depth: 2, ipv6Subnet: 64 }),
+    '2001:db8::',
+  );
+  assert.is(
+    clientAddress(request('x', '2001:db8::1:2, 10.0.0.1'), {
+      excludedIPs: ['10.0.0.0/8'],
+      ipv6Subnet: 64,
+    }),
+    '2001:db8::1:2',
+    'not applied with excludedIPs, as in Traefik',
+  );
 
   const list = ipAllowList({ sourceRange: ['2001:db8:1:2::/64'], ipStrategy: { ipv6Subnet: 64 } });
   assert.ok(list.allows(request('2001:db8:1:2:ffff::1')));
@@ -131,8 +158,13 @@ test('ipv6Subnet reduces IPv6 clients to their subnet, leaves IPv4 and mapped al
 });
 
 test('options out of range are refused with ERR_CIDR_OPTION', () => {
-  for (const options of [{ depth: -1 }, { depth: 1.5 }, { ipv6Subnet: 0 }, { ipv6Subnet: 129 },
-    { ipv6Subnet: 64.5 }]) {
+  for (const options of [
+    { depth: -1 },
+    { depth: 1.5 },
+    { ipv6Subnet: 0 },
+    { ipv6Subnet: 129 },
+    { ipv6Subnet: 64.5 },
+  ]) {
     try {
       new IpStrategy(options);
       assert.unreachable(JSON.stringify(options));
@@ -142,8 +174,10 @@ test('options out of range are refused with ERR_CIDR_OPTION', () => {
       assert.ok((error as CidrError).message.startsWith('configure ip strategy: '));
     }
   }
-  assert.throws(() => ipAllowList({ sourceRange: ['10.0.0.1/8'] }),
-    (e: CidrError) => e.code === 'ERR_CIDR_HOST_BITS');
+  assert.throws(
+    () => ipAllowList({ sourceRange: ['10.0.0.1/8'] }),
+    (e: CidrError) => e.code === 'ERR_CIDR_HOST_BITS',
+  );
 });
 
 test('headers as a fetch Headers object or with several values', () => {
@@ -156,8 +190,10 @@ test('headers as a fetch Headers object or with several values', () => {
   // Two header lines are read as one list, the later line to the right.
   const twoLines = request('10.200.1.1', ['127.0.0.1', '203.0.113.9']);
   assert.is(clientAddress(twoLines, { depth: 1 }), '203.0.113.9');
-  assert.is(clientAddress({ remoteAddress: 'x', headers: { 'X-Forwarded-For': '1.2.3.4' } },
-    { depth: 1 }), '1.2.3.4');
+  assert.is(
+    clientAddress({ remoteAddress: 'x', headers: { 'X-Forwarded-For': '1.2.3.4' } }, { depth: 1 }),
+    '1.2.3.4',
+  );
 });
 
 test.run();

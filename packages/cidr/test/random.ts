@@ -18,8 +18,8 @@ export function makeRandom(start: number) {
   };
   const int = (n: number) => Math.floor(next() * n);
   const u32 = () => Math.floor(next() * 4294967296);
-  const big128 = () => (BigInt(u32()) << 96n) | (BigInt(u32()) << 64n) | (BigInt(u32()) << 32n) |
-    BigInt(u32());
+  const big128 = () =>
+    (BigInt(u32()) << 96n) | (BigInt(u32()) << 64n) | (BigInt(u32()) << 32n) | BigInt(u32());
   const pick = <T>(list: readonly T[]): T => list[int(list.length)];
   return { next, int, u32, big128, pick };
 }
@@ -53,7 +53,11 @@ export function v6Text(value: bigint, random: Random): string {
     case 0:
       return address.toNormalizedString();
     case 1:
-      return address.toNormalizedString().split(':').map((g) => g.padStart(4, '0')).join(':')
+      return address
+        .toNormalizedString()
+        .split(':')
+        .map((g) => g.padStart(4, '0'))
+        .join(':')
         .toUpperCase();
     default:
       return address.toRFC5952String();
@@ -76,8 +80,10 @@ function v4Entry(start: number, bits: number): Entry {
 function v6Entry(start: bigint, bits: number, random: Random): Entry {
   const host = (1n << BigInt(128 - bits)) - 1n;
   const first = start & ~host & ALL_128;
-  const text = bits === 128 && random.int(2) === 0 ? v6Text(first, random)
-    : `${v6Text(first, random)}/${bits}`;
+  const text =
+    bits === 128 && random.int(2) === 0
+      ? v6Text(first, random)
+      : `${v6Text(first, random)}/${bits}`;
   return { text, range: { family: 6, first, last: first | host } };
 }
 
@@ -108,9 +114,10 @@ export function randomIPv6Entry(random: Random, hot: bigint[]): Entry {
   if (r < 0.07) return v6Entry(0n, random.int(3), random);
   if (r < 0.1) return v6Entry(0xfe80n << 112n, 10, random);
   const bits = r < 0.5 ? 48 : r < 0.7 ? 64 : r < 0.8 ? 128 : 3 + random.int(126);
-  const start = random.next() < 0.5
-    ? random.pick(hot) + (random.big128() >> 70n)
-    : (0x2n << 124n) | (random.big128() >> 3n);
+  const start =
+    random.next() < 0.5
+      ? random.pick(hot) + (random.big128() >> 70n)
+      : (0x2n << 124n) | (random.big128() >> 3n);
   return v6Entry(start & ALL_128, bits, random);
 }
 
@@ -140,12 +147,18 @@ function nearby(random: Random, ranges: OracleRange[], family: 4 | 6): bigint | 
   }
 }
 
-export function randomQuery(random: Random, ranges: OracleRange[], hot: ReturnType<typeof makeHotSpots>): Query {
+export function randomQuery(
+  random: Random,
+  ranges: OracleRange[],
+  hot: ReturnType<typeof makeHotSpots>,
+): Query {
   const r = random.next();
   if (r < 0.55) {
     let value = r < 0.35 ? nearby(random, ranges, 4) : undefined;
     if (value === undefined || value < 0n || value > 0xffffffffn) {
-      value = BigInt(random.next() < 0.3 ? (random.pick(hot.v4) + random.int(1 << 20)) >>> 0 : random.u32());
+      value = BigInt(
+        random.next() < 0.3 ? (random.pick(hot.v4) + random.int(1 << 20)) >>> 0 : random.u32(),
+      );
     }
     switch (random.int(6)) {
       case 0:
@@ -160,13 +173,18 @@ export function randomQuery(random: Random, ranges: OracleRange[], hot: ReturnTy
   let value = r < 0.8 ? nearby(random, ranges, 6) : undefined;
   if (value === undefined || value < 0n || value > ALL_128) {
     const choice = random.int(4);
-    value = choice === 0 ? random.pick(hot.v6) + (random.big128() >> 80n)
-      : choice === 1 ? (0x2n << 124n) | (random.big128() >> 3n)
-        : choice === 2 ? BigInt(random.u32()) // IPv4-compatible ::a.b.c.d, an IPv6 address
-          : random.big128();
+    value =
+      choice === 0
+        ? random.pick(hot.v6) + (random.big128() >> 80n)
+        : choice === 1
+          ? (0x2n << 124n) | (random.big128() >> 3n)
+          : choice === 2
+            ? BigInt(random.u32()) // IPv4-compatible ::a.b.c.d, an IPv6 address
+            : random.big128();
   }
   value &= ALL_128;
-  if ((value >> 32n) === 0xffffn) return { text: v6Text(value, random), family: 4, value: value & 0xffffffffn };
+  if (value >> 32n === 0xffffn)
+    return { text: v6Text(value, random), family: 4, value: value & 0xffffffffn };
 
   let text = v6Text(value, random);
   if (value < 1n << 32n && value > 0xffffn && random.int(2) === 0) text = `::${v4Text(value)}`;
@@ -188,7 +206,8 @@ export function oracleIPv4Scanner(ranges: OracleRange[]) {
   const firsts = new Float64Array(v4.map((range) => Number(range.first)));
   const lasts = new Float64Array(v4.map((range) => Number(range.last)));
   return (value: number): boolean => {
-    for (let i = 0; i < firsts.length; i++) if (firsts[i] <= value && value <= lasts[i]) return true;
+    for (let i = 0; i < firsts.length; i++)
+      if (firsts[i] <= value && value <= lasts[i]) return true;
     return false;
   };
 }

@@ -32,8 +32,12 @@ import {
 const why = (detail: string) => `${detail} (seed ${seed}; rerun with CIDR_TEST_SEED=${seed})`;
 
 /** Checks `queries` answers of a set built from `entries` against the naive scan. */
-function differential(name: string, random: ReturnType<typeof makeRandom>, entries: Entry[],
-  queryCount: number): number {
+function differential(
+  name: string,
+  random: ReturnType<typeof makeRandom>,
+  entries: Entry[],
+  queryCount: number,
+): number {
   const hot = makeHotSpots(random);
   const set = CidrSet.from(entries.map((entry) => entry.text));
   const ranges: OracleRange[] = entries.map((entry) => entry.range);
@@ -43,8 +47,12 @@ function differential(name: string, random: ReturnType<typeof makeRandom>, entri
     const expected = oracleHas(ranges, query.family, query.value);
     const actual = set.has(query.text);
     if (actual !== expected) {
-      assert.unreachable(why(`${name}: has(${JSON.stringify(query.text)}) is ${actual}, ` +
-        `a scan of ${entries.length} entries says ${expected}`));
+      assert.unreachable(
+        why(
+          `${name}: has(${JSON.stringify(query.text)}) is ${actual}, ` +
+            `a scan of ${entries.length} entries says ${expected}`,
+        ),
+      );
     }
 
     const parsed = parseAddress(query.text);
@@ -87,7 +95,13 @@ test('small random sets (up to 12 entries) agree with a naive scan', () => {
 
 test('medium random sets (about 50 to 2,000 entries, both forms) agree with a naive scan', () => {
   const random = makeRandom(seed + 1);
-  for (const [v4, v6] of [[40, 30], [80, 80], [1000, 10], [10, 1000], [1500, 500]]) {
+  for (const [v4, v6] of [
+    [40, 30],
+    [80, 80],
+    [1000, 10],
+    [10, 1000],
+    [1500, 500],
+  ]) {
     const entries = makeEntries(random, v4, v6);
     const inside = differential(`set of ${v4}+${v6}`, random, entries, 4000);
     assert.ok(inside > 400, why(`only ${inside} inside`));
@@ -111,7 +125,8 @@ test('IPv6 sets that share a long prefix (bucket window shifted by 16) agree', (
 
 function parseAddressText(value: bigint): string {
   const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
+  for (let shift = 112n; shift >= 0n; shift -= 16n)
+    groups.push(((value >> shift) & 0xffffn).toString(16));
   return groups.join(':');
 }
 
@@ -121,7 +136,12 @@ test('a large IPv4 set (30,000 random prefixes, mostly /24) agrees with a naive 
   const ranges: OracleRange[] = [];
   for (let i = 0; i < 30_000; i++) {
     const r = random.next();
-    const bits = r < 0.75 ? 24 : r < 0.95 ? 25 + random.int(8) : 8 + Math.floor(Math.log2(1 + random.int(65535)));
+    const bits =
+      r < 0.75
+        ? 24
+        : r < 0.95
+          ? 25 + random.int(8)
+          : 8 + Math.floor(Math.log2(1 + random.int(65535)));
     const size = 2 ** (32 - bits);
     const first = Math.floor(random.u32() / size) * size;
     entries.push(`${v4Text(first)}/${bits}`);
@@ -179,21 +199,71 @@ test('edges: /0, /32, /128, bucket boundaries, adjacent and nested prefixes', ()
 
 test('the local preset: each range, its edges, mapped and compatible forms', () => {
   const local = presets.local;
-  const inside = ['127.0.0.1', '127.255.255.255', '10.0.0.0', '10.255.255.255', '172.16.0.1',
-    '172.31.255.255', '192.168.2.10', '169.254.1.1', '100.64.0.1', '100.127.255.255', '::1',
-    'fe80::1', 'febf:ffff::1', 'fc00::1', 'fd7a:115c:a1e0::1', '::ffff:192.168.2.10',
-    '::ffff:c0a8:20a', '::FFFF:127.0.0.1', 'fe80::1%eth0', 'FE80::1'];
-  const outside = ['8.8.8.8', '172.32.0.0', '172.15.255.255', '100.128.0.0', '100.63.255.255',
-    '11.0.0.0', '192.169.0.0', '169.255.0.0', '::2', '::', '0.0.0.0', 'fec0::1', 'fe00::1',
-    'fe7f:ffff::1', '2001:db8::1', '::192.168.2.10', '64:ff9b::192.168.2.10', '::ffff:8.8.8.8',
-    '0177.0.0.1', '127.1', '192.168.1.256', ' 127.0.0.1', '[::1]', '[::1]:80', '127.0.0.1:80'];
+  const inside = [
+    '127.0.0.1',
+    '127.255.255.255',
+    '10.0.0.0',
+    '10.255.255.255',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.2.10',
+    '169.254.1.1',
+    '100.64.0.1',
+    '100.127.255.255',
+    '::1',
+    'fe80::1',
+    'febf:ffff::1',
+    'fc00::1',
+    'fd7a:115c:a1e0::1',
+    '::ffff:192.168.2.10',
+    '::ffff:c0a8:20a',
+    '::FFFF:127.0.0.1',
+    'fe80::1%eth0',
+    'FE80::1',
+  ];
+  const outside = [
+    '8.8.8.8',
+    '172.32.0.0',
+    '172.15.255.255',
+    '100.128.0.0',
+    '100.63.255.255',
+    '11.0.0.0',
+    '192.169.0.0',
+    '169.255.0.0',
+    '::2',
+    '::',
+    '0.0.0.0',
+    'fec0::1',
+    'fe00::1',
+    'fe7f:ffff::1',
+    '2001:db8::1',
+    '::192.168.2.10',
+    '64:ff9b::192.168.2.10',
+    '::ffff:8.8.8.8',
+    '0177.0.0.1',
+    '127.1',
+    '192.168.1.256',
+    ' 127.0.0.1',
+    '[::1]',
+    '[::1]:80',
+    '127.0.0.1:80',
+  ];
   for (const ip of inside) assert.ok(local.has(ip), ip);
   for (const ip of outside) assert.not.ok(local.has(ip), ip);
 
   assert.is(LOCAL_RANGES.length, 9);
   for (const range of LOCAL_RANGES) assert.match(range.rfc, /^RFC \d+/);
-  assert.equal(local.toCidrs(), ['10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8',
-    '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '::1/128', 'fc00::/7', 'fe80::/10']);
+  assert.equal(local.toCidrs(), [
+    '10.0.0.0/8',
+    '100.64.0.0/10',
+    '127.0.0.0/8',
+    '169.254.0.0/16',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+    '::1/128',
+    'fc00::/7',
+    'fe80::/10',
+  ]);
 });
 
 test('entries are validated with the entry and its index in the error', () => {
@@ -256,7 +326,11 @@ test('toCidrs lists the shortest equivalent list (as cidr-tools merges it), and 
     const entries = makeEntries(random, random.int(300), random.int(100)).map((e) => e.text);
     const set = CidrSet.from(entries);
     const listed = set.toCidrs();
-    assert.equal(normalize(listed), normalize(mergeCidr(mergeCidrs(entries))), why(`round ${round}`));
+    assert.equal(
+      normalize(listed),
+      normalize(mergeCidr(mergeCidrs(entries))),
+      why(`round ${round}`),
+    );
     assert.equal(CidrSet.from(listed).toCidrs(), listed, why(`round ${round}`));
   }
 });
@@ -266,7 +340,9 @@ function normalize(list: string[]): string[] {
   return list.map((cidr) => {
     const [address, bits] = cidr.split('/');
     const parsed = parseAddress(address);
-    return parsed.version === 4 ? `4 ${parsed.ipv4} ${bits}` : `6 ${parsed.words.join(',')} ${bits}`;
+    return parsed.version === 4
+      ? `4 ${parsed.ipv4} ${bits}`
+      : `6 ${parsed.words.join(',')} ${bits}`;
   });
 }
 
@@ -293,16 +369,23 @@ test('union and exclude agree with a naive scan of both sets', () => {
 });
 
 test('mergeCidrs and excludeCidrs validate entries, then let cidr-tools do the work', () => {
-  assert.equal(mergeCidrs(['10.0.0.0/9', '10.128.0.0/9', '10.1.2.3', '::ffff:1.2.3.0/120']),
-    ['1.2.3.0/24', '10.0.0.0/8']);
+  assert.equal(mergeCidrs(['10.0.0.0/9', '10.128.0.0/9', '10.1.2.3', '::ffff:1.2.3.0/120']), [
+    '1.2.3.0/24',
+    '10.0.0.0/8',
+  ]);
   assert.equal(excludeCidrs(['10.0.0.0/8'], ['10.0.0.0/9']), ['10.128.0.0/9']);
-  assert.throws(() => mergeCidrs(['10.0.0.0/8', '010.0.0.0/8']), (e: CidrError) => e.index === 1);
+  assert.throws(
+    () => mergeCidrs(['10.0.0.0/8', '010.0.0.0/8']),
+    (e: CidrError) => e.index === 1,
+  );
 });
 
 test('hasBytes reads 4 and 16 bytes, refuses other lengths', () => {
   const set = CidrSet.from(['192.168.0.0/16', 'fd00::/8']);
   assert.ok(set.hasBytes(new Uint8Array([192, 168, 2, 10])));
-  assert.ok(set.hasBytes(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 192, 168, 2, 10])));
+  assert.ok(
+    set.hasBytes(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 192, 168, 2, 10])),
+  );
   assert.ok(set.hasBytes(new Uint8Array([0xfd, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])));
   assert.not.ok(set.hasBytes(new Uint8Array([192, 168, 2])));
   assert.not.ok(set.hasIPv4(-1));

@@ -30,7 +30,9 @@ export class StepError extends Error {
   readonly step: string;
 
   constructor(step: string, cause: unknown) {
-    super(`netvault: step "${step}" failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`netvault: step "${step}" failed: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
     this.name = 'StepError';
     this.step = step;
   }

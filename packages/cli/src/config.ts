@@ -2,7 +2,14 @@
 // topology. Every error names the file, the line and the key, and says what was expected.
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { findNodeAtLocation, parse, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import {
+  findNodeAtLocation,
+  parse,
+  parseTree,
+  printParseErrorCode,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 
 export const DEFAULT_CONFIG_PATH = '/etc/netvault/netvault.json';
 
@@ -41,7 +48,10 @@ export interface VaultConfig {
 export const DEFAULTS: Omit<VaultConfig, 'source'> = {
   vault: 'media-vault',
   veth: {
-    host: 'veth-host', vault: 'veth-vault', hostAddress: '10.200.1.1/30', vaultAddress: '10.200.1.2/30',
+    host: 'veth-host',
+    vault: 'veth-vault',
+    hostAddress: '10.200.1.1/30',
+    vaultAddress: '10.200.1.2/30',
   },
   tunnel: { interface: 'privado', file: '/var/lib/netvault/tunnel.json', implementation: 'auto' },
   firewall: { servicePorts: [] },
@@ -77,7 +87,8 @@ function lineOf(text: string, offset: number): number {
 
 function isCidr(value: string, family?: 4 | 6): boolean {
   const [address, length, extra] = value.split('/');
-  if (extra !== undefined || length === undefined || !/^(0|[1-9]\d{0,2})$/.test(length)) return false;
+  if (extra !== undefined || length === undefined || !/^(0|[1-9]\d{0,2})$/.test(length))
+    return false;
   if (isIPv4(address)) return family !== 6 && Number(length) <= 32;
   if (isIPv6(address)) return family !== 4 && Number(length) <= 128;
   return false;
@@ -85,7 +96,9 @@ function isCidr(value: string, family?: 4 | 6): boolean {
 
 /** Checks a parsed document against the schema; `located` maps a key path to its line. */
 export function validateConfig(
-  raw: unknown, source: string, located: (path: (string | number)[]) => number | undefined,
+  raw: unknown,
+  source: string,
+  located: (path: (string | number)[]) => number | undefined,
 ): VaultConfig {
   const fail = (path: (string | number)[], expected: string): never => {
     throw new ConfigError(source, located(path), path.join('.') || undefined, expected);
@@ -96,19 +109,29 @@ export function validateConfig(
       fail(path, 'expected an object');
     }
     for (const key of Object.keys(value as object)) {
-      if (!keys.includes(key)) fail([...path, key], `unknown key; expected one of ${keys.join(', ')}`);
+      if (!keys.includes(key))
+        fail([...path, key], `unknown key; expected one of ${keys.join(', ')}`);
     }
     return value as Record<string, unknown>;
   };
-  const string = (value: unknown, path: (string | number)[], fallback: string,
-    test: (v: string) => boolean, expected: string): string => {
+  const string = (
+    value: unknown,
+    path: (string | number)[],
+    fallback: string,
+    test: (v: string) => boolean,
+    expected: string,
+  ): string => {
     if (value === undefined) return fallback;
-    if (typeof value !== 'string' || !test(value)) fail(path, `expected ${expected}, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string' || !test(value))
+      fail(path, `expected ${expected}, got ${JSON.stringify(value)}`);
     return value as string;
   };
 
-  const top = object(raw, [], ['$schema', 'vault', 'hostNamespace', 'veth', 'tunnel', 'firewall',
-    'fallbackMetric', 'verify']);
+  const top = object(
+    raw,
+    [],
+    ['$schema', 'vault', 'hostNamespace', 'veth', 'tunnel', 'firewall', 'fallbackMetric', 'verify'],
+  );
   const veth = object(top.veth, ['veth'], ['host', 'vault', 'hostAddress', 'vaultAddress']);
   const tunnel = object(top.tunnel, ['tunnel'], ['interface', 'file', 'implementation']);
   const firewall = object(top.firewall, ['firewall'], ['servicePorts']);
@@ -117,38 +140,88 @@ export function validateConfig(
 
   const config: VaultConfig = {
     source,
-    vault: string(top.vault, ['vault'], DEFAULTS.vault, (v) => namespaceName.test(v),
-      'a namespace name of letters, digits, "_", "." or "-" (at most 64)'),
+    vault: string(
+      top.vault,
+      ['vault'],
+      DEFAULTS.vault,
+      (v) => namespaceName.test(v),
+      'a namespace name of letters, digits, "_", "." or "-" (at most 64)',
+    ),
     veth: {
-      host: string(veth.host, ['veth', 'host'], DEFAULTS.veth.host, (v) => linkName.test(v), nameRule),
-      vault: string(veth.vault, ['veth', 'vault'], DEFAULTS.veth.vault, (v) => linkName.test(v), nameRule),
-      hostAddress: string(veth.hostAddress, ['veth', 'hostAddress'], DEFAULTS.veth.hostAddress,
-        (v) => isCidr(v, 4), 'an IPv4 address with a prefix length, like 10.200.1.1/30'),
-      vaultAddress: string(veth.vaultAddress, ['veth', 'vaultAddress'], DEFAULTS.veth.vaultAddress,
-        (v) => isCidr(v, 4), 'an IPv4 address with a prefix length, like 10.200.1.2/30'),
+      host: string(
+        veth.host,
+        ['veth', 'host'],
+        DEFAULTS.veth.host,
+        (v) => linkName.test(v),
+        nameRule,
+      ),
+      vault: string(
+        veth.vault,
+        ['veth', 'vault'],
+        DEFAULTS.veth.vault,
+        (v) => linkName.test(v),
+        nameRule,
+      ),
+      hostAddress: string(
+        veth.hostAddress,
+        ['veth', 'hostAddress'],
+        DEFAULTS.veth.hostAddress,
+        (v) => isCidr(v, 4),
+        'an IPv4 address with a prefix length, like 10.200.1.1/30',
+      ),
+      vaultAddress: string(
+        veth.vaultAddress,
+        ['veth', 'vaultAddress'],
+        DEFAULTS.veth.vaultAddress,
+        (v) => isCidr(v, 4),
+        'an IPv4 address with a prefix length, like 10.200.1.2/30',
+      ),
     },
     tunnel: {
-      interface: string(tunnel.interface, ['tunnel', 'interface'], DEFAULTS.tunnel.interface,
-        (v) => linkName.test(v), nameRule),
-      file: string(tunnel.file, ['tunnel', 'file'], DEFAULTS.tunnel.file, (v) => v.startsWith('/'),
-        'an absolute path to the tunnel.json written by `netvault ingest`'),
-      implementation: string(tunnel.implementation, ['tunnel', 'implementation'],
-        DEFAULTS.tunnel.implementation, (v) => ['auto', 'kernel', 'userspace'].includes(v),
-        '"auto", "kernel" or "userspace"') as VaultConfig['tunnel']['implementation'],
+      interface: string(
+        tunnel.interface,
+        ['tunnel', 'interface'],
+        DEFAULTS.tunnel.interface,
+        (v) => linkName.test(v),
+        nameRule,
+      ),
+      file: string(
+        tunnel.file,
+        ['tunnel', 'file'],
+        DEFAULTS.tunnel.file,
+        (v) => v.startsWith('/'),
+        'an absolute path to the tunnel.json written by `netvault ingest`',
+      ),
+      implementation: string(
+        tunnel.implementation,
+        ['tunnel', 'implementation'],
+        DEFAULTS.tunnel.implementation,
+        (v) => ['auto', 'kernel', 'userspace'].includes(v),
+        '"auto", "kernel" or "userspace"',
+      ) as VaultConfig['tunnel']['implementation'],
     },
     firewall: { servicePorts: [] },
     fallbackMetric: DEFAULTS.fallbackMetric,
     verify: { mustNotReach: [] },
   };
   if (top.hostNamespace !== undefined) {
-    config.hostNamespace = string(top.hostNamespace, ['hostNamespace'], '', (v) => namespaceName.test(v),
-      'a namespace name under /run/netns');
+    config.hostNamespace = string(
+      top.hostNamespace,
+      ['hostNamespace'],
+      '',
+      (v) => namespaceName.test(v),
+      'a namespace name under /run/netns',
+    );
   }
   if (firewall.servicePorts !== undefined) {
-    if (!Array.isArray(firewall.servicePorts)) fail(['firewall', 'servicePorts'], 'expected a list of TCP ports');
+    if (!Array.isArray(firewall.servicePorts))
+      fail(['firewall', 'servicePorts'], 'expected a list of TCP ports');
     config.firewall.servicePorts = (firewall.servicePorts as unknown[]).map((port, i) => {
       if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
-        fail(['firewall', 'servicePorts', i], `expected a port from 1 to 65535, got ${JSON.stringify(port)}`);
+        fail(
+          ['firewall', 'servicePorts', i],
+          `expected a port from 1 to 65535, got ${JSON.stringify(port)}`,
+        );
       }
       return port as number;
     });
@@ -161,21 +234,40 @@ export function validateConfig(
     config.fallbackMetric = metric as number;
   }
   if (verify.mustNotReach !== undefined) {
-    if (!Array.isArray(verify.mustNotReach)) fail(['verify', 'mustNotReach'], 'expected a list of addresses');
+    if (!Array.isArray(verify.mustNotReach))
+      fail(['verify', 'mustNotReach'], 'expected a list of addresses');
     config.verify.mustNotReach = (verify.mustNotReach as unknown[]).map((address, i) =>
-      string(address, ['verify', 'mustNotReach', i], '', (v) => isIPv4(v) || isIPv6(v), 'an IP address'));
+      string(
+        address,
+        ['verify', 'mustNotReach', i],
+        '',
+        (v) => isIPv4(v) || isIPv6(v),
+        'an IP address',
+      ),
+    );
   }
   if (verify.ipEchoUrl !== undefined) {
-    config.verify.ipEchoUrl = string(verify.ipEchoUrl, ['verify', 'ipEchoUrl'], '',
-      (v) => /^https?:\/\/[^\s]+$/.test(v), 'an http:// or https:// URL');
+    config.verify.ipEchoUrl = string(
+      verify.ipEchoUrl,
+      ['verify', 'ipEchoUrl'],
+      '',
+      (v) => /^https?:\/\/[^\s]+$/.test(v),
+      'an http:// or https:// URL',
+    );
   }
   const [hostIp, hostLength] = config.veth.hostAddress.split('/');
   const [vaultIp, vaultLength] = config.veth.vaultAddress.split('/');
   if (hostIp === vaultIp || hostLength !== vaultLength) {
-    fail(['veth', 'vaultAddress'], 'expected a different address in the same subnet as veth.hostAddress');
+    fail(
+      ['veth', 'vaultAddress'],
+      'expected a different address in the same subnet as veth.hostAddress',
+    );
   }
   if (config.veth.host === config.veth.vault || config.tunnel.interface === config.veth.vault) {
-    fail(['tunnel', 'interface'], 'expected the tunnel and the two veth ends to have different names');
+    fail(
+      ['tunnel', 'interface'],
+      'expected the tunnel and the two veth ends to have different names',
+    );
   }
   return config;
 }
@@ -186,8 +278,12 @@ export function parseConfigText(text: string, source: string): VaultConfig {
   const raw = text.trim() === '' ? {} : parse(text, errors, { allowTrailingComma: true });
   if (errors.length > 0) {
     const first = errors[0];
-    throw new ConfigError(source, lineOf(text, first.offset), undefined,
-      `expected valid JSON (${printParseErrorCode(first.error)})`);
+    throw new ConfigError(
+      source,
+      lineOf(text, first.offset),
+      undefined,
+      `expected valid JSON (${printParseErrorCode(first.error)})`,
+    );
   }
   const tree = parseTree(text, [], { allowTrailingComma: true });
   const located = (path: (string | number)[]) => {
@@ -212,8 +308,12 @@ export function loadConfig(path: string | undefined): VaultConfig {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' && path === undefined) {
       return { ...structuredClone(DEFAULTS), source: `${file} (absent: defaults)` };
     }
-    throw new ConfigError(file, undefined, undefined,
-      `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ConfigError(
+      file,
+      undefined,
+      undefined,
+      `cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
   }
   return parseConfigText(text, file);
 }

@@ -8,10 +8,18 @@
 //        ▼  nvdemo-PID-vault: veth-vault 10.200.1.2/30, privado-demo 10.64.0.2 (moved in)
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  createNamespace, deleteNamespace, namespaceExists, openNamespace, type NetnsHandle,
+  createNamespace,
+  deleteNamespace,
+  namespaceExists,
+  openNamespace,
+  type NetnsHandle,
 } from '@netvault/netns';
 import {
-  configureInterface, createInterface, deleteInterface, generateKeyPair, waitForHandshake,
+  configureInterface,
+  createInterface,
+  deleteInterface,
+  generateKeyPair,
+  waitForHandshake,
 } from '@netvault/wg';
 import type { Reporter } from './changes.ts';
 import { DEFAULTS, type VaultConfig } from './config.ts';
@@ -77,33 +85,77 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     await host.addrAdd('veth-net', '198.18.0.1/30');
     await provider.addrAdd('veth-net', '198.18.0.2/30');
     await provider.addrAdd('lo', '198.18.10.1/32');
-    for (const [ns, link] of [[host, 'lo'], [host, 'veth-net'], [provider, 'lo'], [provider, 'veth-net']] as const) {
+    for (const [ns, link] of [
+      [host, 'lo'],
+      [host, 'veth-net'],
+      [provider, 'lo'],
+      [provider, 'veth-net'],
+    ] as const) {
       await ns.linkSetUp(link);
     }
     await host.routeAdd({ destination: 'default', gateway: '198.18.0.2' });
-    report({ sign: '+', text: 'link add veth-net (host ⇄ provider), 198.18.0.1/30 ⇄ 198.18.0.2/30, default via 198.18.0.2 (host)' });
+    report({
+      sign: '+',
+      text: 'link add veth-net (host ⇄ provider), 198.18.0.1/30 ⇄ 198.18.0.2/30, default via 198.18.0.2 (host)',
+    });
 
     const vaultKeys = generateKeyPair();
     const providerKeys = generateKeyPair();
-    const providerWg = await createInterface({ name: `${tag.slice(0, 10)}-p`, namespace: provider });
-    cleanupSteps.push(() => deleteInterface({ name: providerWg.name, namespace: provider }, { missingOk: true }).then(() => undefined));
-    await configureInterface({ name: providerWg.name, namespace: provider }, {
-      privateKey: providerKeys.privateKey, listenPort: 51820,
-      peers: [{ publicKey: vaultKeys.publicKey, allowedIps: ['10.64.0.2/32'] }],
+    const providerWg = await createInterface({
+      name: `${tag.slice(0, 10)}-p`,
+      namespace: provider,
     });
+    cleanupSteps.push(() =>
+      deleteInterface({ name: providerWg.name, namespace: provider }, { missingOk: true }).then(
+        () => undefined,
+      ),
+    );
+    await configureInterface(
+      { name: providerWg.name, namespace: provider },
+      {
+        privateKey: providerKeys.privateKey,
+        listenPort: 51820,
+        peers: [{ publicKey: vaultKeys.publicKey, allowedIps: ['10.64.0.2/32'] }],
+      },
+    );
     await provider.addrAdd(providerWg.name, '10.64.0.1/24');
     await provider.linkSetUp(providerWg.name);
-    report({ sign: '+', text: `link add ${providerWg.name} type wireguard (provider, ${providerWg.implementation}), 10.64.0.1/24, :51820` });
-    const server = provider.spawn(process.execPath, ['-e', echoServer], { stdio: 'ignore', reject: false });
-    cleanupSteps.push(() => { server.kill('SIGKILL'); });
+    report({
+      sign: '+',
+      text: `link add ${providerWg.name} type wireguard (provider, ${providerWg.implementation}), 10.64.0.1/24, :51820`,
+    });
+    const server = provider.spawn(process.execPath, ['-e', echoServer], {
+      stdio: 'ignore',
+      reject: false,
+    });
+    cleanupSteps.push(() => {
+      server.kill('SIGKILL');
+    });
     report({ sign: '+', text: 'IP-echo server on 198.18.10.1:80 (provider)' });
 
     writeFileSync(`${work}/privado.key`, `${vaultKeys.privateKey}\n`, { mode: 0o600 });
-    writeFileSync(config.tunnel.file, JSON.stringify({
-      name: 'privado-demo', addresses: ['10.64.0.2/32'], dns: ['10.64.0.1'], mtu: 1420,
-      privateKeyFile: `${work}/privado.key`,
-      peers: [{ publicKey: providerKeys.publicKey, endpoint: '198.18.0.2:51820', allowedIps: ['0.0.0.0/0', '::/0'], persistentKeepalive: 25 }],
-    }, null, 2));
+    writeFileSync(
+      config.tunnel.file,
+      JSON.stringify(
+        {
+          name: 'privado-demo',
+          addresses: ['10.64.0.2/32'],
+          dns: ['10.64.0.1'],
+          mtu: 1420,
+          privateKeyFile: `${work}/privado.key`,
+          peers: [
+            {
+              publicKey: providerKeys.publicKey,
+              endpoint: '198.18.0.2:51820',
+              allowedIps: ['0.0.0.0/0', '::/0'],
+              persistentKeepalive: 25,
+            },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
     mkdirSync(work, { recursive: true });
     cleanupSteps.push(() => down(config, report).then(() => undefined));
 
@@ -112,7 +164,10 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     const vault = openNamespace({ name: names.vault });
     handles.push(vault);
     await vault.exec('ping', ['-c', '1', '-W', '2', '10.64.0.1']);
-    await waitForHandshake({ name: config.tunnel.interface, namespace: vault }, { timeoutMs: 10_000 });
+    await waitForHandshake(
+      { name: config.tunnel.interface, namespace: vault },
+      { timeoutMs: 10_000 },
+    );
 
     say('\n3. netvault verify');
     const first = await verify(config);
@@ -124,18 +179,32 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     say('\n5. the tunnel dies (its interface is deleted): the vault has no way out');
     await deleteInterface({ name: config.tunnel.interface, namespace: vault });
     report({ sign: '-', text: `link del ${config.tunnel.interface} (${names.vault})` });
-    for (const [kind, target, port] of [['http', 'http://198.18.10.1/'], ['icmp', '198.18.10.1'],
-      ['tcp', '10.200.1.1', 80], ['udp', '198.18.0.2', 51820]] as const) {
+    for (const [kind, target, port] of [
+      ['http', 'http://198.18.10.1/'],
+      ['icmp', '198.18.10.1'],
+      ['tcp', '10.200.1.1', 80],
+      ['udp', '198.18.0.2', 51820],
+    ] as const) {
       const result = await probe(vault, kind, target, { port, timeoutMs: 1500 });
-      say(`  ${result.ok ? 'LEAK' : 'ok  '} ${kind} ${result.target}: ${result.ok ? 'reached' : 'blocked'} (${result.detail}, ${Math.round(result.ms)} ms)`);
+      const outcome = result.ok ? 'LEAK' : 'ok  ';
+      const seen = result.ok ? 'reached' : 'blocked';
+      say(
+        `  ${outcome} ${kind} ${result.target}: ${seen} (${result.detail}, ${Math.round(result.ms)} ms)`,
+      );
     }
-    const left = (await vault.routeList({ table: 'all' })).filter((r) => r.destination === 'default');
-    say(`  default routes left in the vault: ${left.map((r) => `${r.type} IPv${r.family} metric ${r.metric}`).join(', ')}`);
+    const left = (await vault.routeList({ table: 'all' })).filter(
+      (r) => r.destination === 'default',
+    );
+    const described = left.map((r) => `${r.type} IPv${r.family} metric ${r.metric}`);
+    say(`  default routes left in the vault: ${described.join(', ')}`);
 
     say('\n6. netvault up again repairs it');
     await up(config, report);
     await vault.exec('ping', ['-c', '1', '-W', '2', '10.64.0.1']);
-    await waitForHandshake({ name: config.tunnel.interface, namespace: vault }, { timeoutMs: 10_000, since: new Date(Date.now() - 1000) });
+    await waitForHandshake(
+      { name: config.tunnel.interface, namespace: vault },
+      { timeoutMs: 10_000, since: new Date(Date.now() - 1000) },
+    );
     const echoed = await probe(vault, 'http', 'http://198.18.10.1/', { timeoutMs: 3000 });
     say(`  the IP-echo server sees the vault as ${echoed.detail}`);
     const again = await verify(config);

@@ -48,11 +48,14 @@ export class FirewallError extends Error {
       details.exitCode === undefined ? undefined : `exit ${details.exitCode}`,
       details.reason,
       details.stderr === undefined ? undefined : firstNftError(details.stderr),
-      details.line === undefined ? undefined
+      details.line === undefined
+        ? undefined
         : `at script line ${details.line}${details.lineText ? `: ${details.lineText.trim()}` : ''}`,
     ].filter(Boolean);
-    super(`firewall: ${details.op}${target} failed: ${parts.join(': ')}`,
-      details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      `firewall: ${details.op}${target} failed: ${parts.join(': ')}`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.name = 'FirewallError';
     this.op = details.op;
     this.table = details.table;
@@ -74,10 +77,16 @@ export function isFirewallError(error: unknown): error is FirewallError {
 }
 
 /** An option refused while building a ruleset; nothing was sent to nft. */
-export function invalidOption(what: string, value: unknown, reason: string,
-  cause?: unknown): FirewallError {
+export function invalidOption(
+  what: string,
+  value: unknown,
+  reason: string,
+  cause?: unknown,
+): FirewallError {
   return new FirewallError({
-    op: 'ruleset', reason: `${what} ${JSON.stringify(value)}: ${reason}`, cause,
+    op: 'ruleset',
+    reason: `${what} ${JSON.stringify(value)}: ${reason}`,
+    cause,
   });
 }
 
@@ -85,14 +94,22 @@ export function invalidOption(what: string, value: unknown, reason: string,
  * The error for a failed `nft` run. When nft points at a line of `script`, the error carries
  * that line number and text.
  */
-export function nftFailure(op: string, table: string | undefined,
-  result: { exitCode: number | undefined; stderr: string }, script?: string): FirewallError {
+export function nftFailure(
+  op: string,
+  table: string | undefined,
+  result: { exitCode: number | undefined; stderr: string },
+  script?: string,
+): FirewallError {
   const located = NFT_LOCATION.exec(result.stderr);
   const line = located ? Number(located[1]) : undefined;
-  const lineText = line !== undefined && script !== undefined
-    ? script.split('\n')[line - 1]
-    : undefined;
+  const lineText =
+    line !== undefined && script !== undefined ? script.split('\n')[line - 1] : undefined;
   return new FirewallError({
-    op, table, exitCode: result.exitCode, stderr: result.stderr, line, lineText,
+    op,
+    table,
+    exitCode: result.exitCode,
+    stderr: result.stderr,
+    line,
+    lineText,
   });
 }

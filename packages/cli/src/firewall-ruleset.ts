@@ -112,8 +112,11 @@ const INTERFACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,14}$/;
 
 function checkVaultName(name: string): string {
   if (typeof name !== 'string' || !VAULT_NAME.test(name)) {
-    throw invalidOption('vault name', name,
-      'expected 1 to 48 letters, digits, "_" or "-", starting with a letter or digit');
+    throw invalidOption(
+      'vault name',
+      name,
+      'expected 1 to 48 letters, digits, "_" or "-", starting with a letter or digit',
+    );
   }
   return name;
 }
@@ -121,16 +124,22 @@ function checkVaultName(name: string): string {
 function tableNameOf(options: CommonOptions): string {
   const name = options.tableName ?? `netvault-${options.vaultName}`;
   if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
-    throw invalidOption('table name', name,
-      'expected 1 to 64 letters, digits, "_" or "-", starting with a letter');
+    throw invalidOption(
+      'table name',
+      name,
+      'expected 1 to 64 letters, digits, "_" or "-", starting with a letter',
+    );
   }
   return name;
 }
 
 function checkInterface(what: string, name: string): string {
   if (typeof name !== 'string' || !INTERFACE_NAME.test(name) || name === '..') {
-    throw invalidOption(what, name,
-      'expected an interface name of 1 to 15 letters, digits, "_", ".", "@", "+" or "-"');
+    throw invalidOption(
+      what,
+      name,
+      'expected an interface name of 1 to 15 letters, digits, "_", ".", "@", "+" or "-"',
+    );
   }
   if (name === 'lo') throw invalidOption(what, name, 'the loopback interface cannot be used here');
   return name;
@@ -166,8 +175,11 @@ function checkVethAddresses(options: CommonOptions): { host: string; vault: stri
   const host = checkAddress('host veth address', options.hostVethAddress, 4).text;
   const vault = checkAddress('vault veth address', options.vaultVethAddress, 4).text;
   if (host === vault) {
-    throw invalidOption('vault veth address', options.vaultVethAddress,
-      'must differ from the host veth address');
+    throw invalidOption(
+      'vault veth address',
+      options.vaultVethAddress,
+      'must differ from the host veth address',
+    );
   }
   return { host, vault };
 }
@@ -185,8 +197,9 @@ function replaceTableHeader(table: string): string[] {
 }
 
 function counterBlock(counters: Record<string, string>): string[] {
-  return Object.entries(counters).map(([name, comment]) =>
-    `\tcounter ${name} { comment ${quote(comment)}; }`);
+  return Object.entries(counters).map(
+    ([name, comment]) => `\tcounter ${name} { comment ${quote(comment)}; }`,
+  );
 }
 
 /**
@@ -226,9 +239,10 @@ export function vaultRuleset(options: VaultRulesetOptions): string {
   const fromHost = `ip saddr ${addresses.host} ip daddr ${addresses.vault}`;
   const toHost = `ip saddr ${addresses.vault} ip daddr ${addresses.host}`;
   const services = ports.length > 0 ? `tcp dport ${list(ports)}` : 'meta l4proto tcp';
-  const set = (name: string, type: string, elements: string[]) => elements.length > 0
-    ? `\tset ${name} { type ${type}; elements = ${list(elements)}; }`
-    : `\tset ${name} { type ${type}; }`;
+  const set = (name: string, type: string, elements: string[]) =>
+    elements.length > 0
+      ? `\tset ${name} { type ${type}; elements = ${list(elements)}; }`
+      : `\tset ${name} { type ${type}; }`;
 
   return [
     `# netvault: firewall inside the vault "${vault}"; applied as one nft transaction`,
@@ -254,8 +268,10 @@ export function vaultRuleset(options: VaultRulesetOptions): string {
     `\t\tiifname ${quote(tunnel)} ct state established,related accept`,
     // Neighbour discovery is untracked; a tunnel on a link layer needs it for IPv6.
     ...(options.tunnelHasIpv6
-      ? [`\t\tiifname ${quote(tunnel)} icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } `
-        + 'ip6 hoplimit 255 accept']
+      ? [
+          `\t\tiifname ${quote(tunnel)} icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ` +
+            'ip6 hoplimit 255 accept',
+        ]
       : []),
     `\t\tcounter name ${c.input} drop`,
     '\t}',

@@ -9,9 +9,19 @@ import { parseTableMark, scriptTable, type TableMark } from './firewall-ruleset.
 
 export { FirewallError, isFirewallError, type FirewallErrorDetails } from './firewall-error.ts';
 export {
-  vaultRuleset, hostRuleset, formatTableMark, parseTableMark, isNetvaultMark, scriptTable,
-  DNS_PORTS, VAULT_COUNTERS, HOST_COUNTERS,
-  type VaultRulesetOptions, type HostRulesetOptions, type TableMark, type FirewallRole,
+  vaultRuleset,
+  hostRuleset,
+  formatTableMark,
+  parseTableMark,
+  isNetvaultMark,
+  scriptTable,
+  DNS_PORTS,
+  VAULT_COUNTERS,
+  HOST_COUNTERS,
+  type VaultRulesetOptions,
+  type HostRulesetOptions,
+  type TableMark,
+  type FirewallRole,
 } from './firewall-ruleset.ts';
 
 /** What the calls here need of a namespace: `NetnsHandle` fits, and so does a test double. */
@@ -113,8 +123,10 @@ function countersOf(objects: NftObject[]): Record<string, CounterValue> {
 }
 
 function tableObjects(op: string, label: string, json: string): NftObject[] {
-  return parseJson(op, label, json).filter((object): object is NftObject =>
-    typeof object === 'object' && object !== null && !('metainfo' in object));
+  return parseJson(op, label, json).filter(
+    (object): object is NftObject =>
+      typeof object === 'object' && object !== null && !('metainfo' in object),
+  );
 }
 
 /** The comment nft put into the table's JSON (nft 1.0.7 and later), if any. */
@@ -123,16 +135,29 @@ function jsonComment(objects: NftObject[]): string | undefined {
   return typeof comment === 'string' ? comment : undefined;
 }
 
-function tableOf(family: string, name: string, objects: NftObject[],
-  comment: string | undefined): NftTable {
+function tableOf(
+  family: string,
+  name: string,
+  objects: NftObject[],
+  comment: string | undefined,
+): NftTable {
   return {
-    family, name, comment, mark: parseTableMark(comment), objects, counters: countersOf(objects),
+    family,
+    name,
+    comment,
+    mark: parseTableMark(comment),
+    objects,
+    counters: countersOf(objects),
   };
 }
 
 /** `nft -j list table FAMILY NAME` as objects; undefined when the table does not exist. */
-async function listTableObjects(handle: CommandRunner, label: string, family: NftFamily,
-  name: string): Promise<NftObject[] | undefined> {
+async function listTableObjects(
+  handle: CommandRunner,
+  label: string,
+  family: NftFamily,
+  name: string,
+): Promise<NftObject[] | undefined> {
   const listed = await nft(handle, ['-j', 'list', 'table', family, name]);
   if (listed.exitCode === 0) return tableObjects('nft list', label, listed.stdout);
   const error = nftFailure('nft list', label, listed);
@@ -144,8 +169,11 @@ async function listTableObjects(handle: CommandRunner, label: string, family: Nf
  * Reads one table: `nft -j list table FAMILY NAME` (and `nft list table` for the comment).
  * Undefined when the table does not exist.
  */
-export async function readTable(handle: CommandRunner, family: NftFamily, name: string):
-Promise<NftTable | undefined> {
+export async function readTable(
+  handle: CommandRunner,
+  family: NftFamily,
+  name: string,
+): Promise<NftTable | undefined> {
   const label = checkTable('nft list', family, name);
   const objects = await listTableObjects(handle, label, family, name);
   if (!objects) return undefined;
@@ -162,8 +190,11 @@ Promise<NftTable | undefined> {
  * The named counters of a table and their values: `nft -j list counters table FAMILY NAME`.
  * Throws FirewallError (isNotFound()) when the table does not exist.
  */
-export async function readCounters(handle: CommandRunner, tableName: string,
-  family: NftFamily = 'inet'): Promise<Record<string, CounterValue>> {
+export async function readCounters(
+  handle: CommandRunner,
+  tableName: string,
+  family: NftFamily = 'inet',
+): Promise<Record<string, CounterValue>> {
   const label = checkTable('nft list counters', family, tableName);
   const listed = await nft(handle, ['-j', 'list', 'counters', 'table', family, tableName]);
   if (listed.exitCode !== 0) throw nftFailure('nft list counters', label, listed);
@@ -175,8 +206,11 @@ export async function readCounters(handle: CommandRunner, tableName: string,
  * Deletes a table: `nft delete table FAMILY NAME`. Returns false, without error, when there
  * was none.
  */
-export async function deleteTable(handle: CommandRunner, family: NftFamily, name: string):
-Promise<boolean> {
+export async function deleteTable(
+  handle: CommandRunner,
+  family: NftFamily,
+  name: string,
+): Promise<boolean> {
   const label = checkTable('nft delete', family, name);
   const result = await nft(handle, ['delete', 'table', family, name]);
   if (result.exitCode === 0) return true;
@@ -225,7 +259,8 @@ function normalize(value: unknown): unknown {
 /** A stable hash of a table as installed, blind to handles and counter values. */
 export function tableFingerprint(table: NftTable): string {
   const content = JSON.stringify({
-    comment: table.comment ?? null, objects: normalize(table.objects),
+    comment: table.comment ?? null,
+    objects: normalize(table.objects),
   });
   return createHash('sha256').update(content).digest('hex');
 }
@@ -235,19 +270,30 @@ export function tableFingerprint(table: NftTable): string {
  * handles and counter values), or undefined when the table is absent. Cheaper than
  * rulesetFingerprint, for telling whether a table changed since it was last seen.
  */
-export async function listedFingerprint(handle: CommandRunner, family: NftFamily,
-  name: string): Promise<string | undefined> {
+export async function listedFingerprint(
+  handle: CommandRunner,
+  family: NftFamily,
+  name: string,
+): Promise<string | undefined> {
   const label = checkTable('nft list', family, name);
   const objects = await listTableObjects(handle, label, family, name);
-  return objects && createHash('sha256').update(JSON.stringify(normalize(objects))).digest('hex');
+  return (
+    objects &&
+    createHash('sha256')
+      .update(JSON.stringify(normalize(objects)))
+      .digest('hex')
+  );
 }
 
 /**
  * The fingerprint of a table as installed in this namespace, or undefined when it is absent.
  * Equal to expectedFingerprint(script) exactly when the table is what the script makes.
  */
-export async function rulesetFingerprint(handle: CommandRunner, family: NftFamily,
-  name: string): Promise<string | undefined> {
+export async function rulesetFingerprint(
+  handle: CommandRunner,
+  family: NftFamily,
+  name: string,
+): Promise<string | undefined> {
   const table = await readTable(handle, family, name);
   return table && tableFingerprint(table);
 }
@@ -268,9 +314,11 @@ export async function expectedFingerprint(handle: CommandRunner, script: string)
   const unshare = process.getuid?.() === 0 ? ['--net'] : ['--user', '--map-root-user', '--net'];
   const shell = 'nft -f - && nft -j list table "$1" "$2" && echo "$3" && nft list table "$1" "$2"';
 
-  const result = await handle.exec('unshare',
+  const result = await handle.exec(
+    'unshare',
     [...unshare, 'sh', '-c', shell, 'sh', target.family, target.name, SCRATCH_SEPARATOR],
-    { input: script });
+    { input: script },
+  );
   if (result.exitCode !== 0) throw nftFailure('nft fingerprint', label, result, script);
 
   const [json, text] = result.stdout.split(`\n${SCRATCH_SEPARATOR}\n`);

@@ -16,8 +16,11 @@ function vaultOfAlias(alias: string | undefined): string | undefined {
 }
 
 /** Removes orphaned netvault objects seen from `host`; `keep` names vaults never to touch. */
-export async function gc(host: NetnsHandle, report: Reporter, keep: string[] = []):
-Promise<{ changed: boolean }> {
+export async function gc(
+  host: NetnsHandle,
+  report: Reporter,
+  keep: string[] = [],
+): Promise<{ changed: boolean }> {
   const tx = new Transaction(report);
   const orphan = (vault: string) => !keep.includes(vault) && !namespaceExists(vault);
 
@@ -35,7 +38,10 @@ Promise<{ changed: boolean }> {
   for (const table of await listNetvaultTables(host)) {
     if (!orphan(table.mark.vault)) continue;
     if (await deleteTable(host, table.family, table.name)) {
-      tx.note('-', `nft delete table ${table.family} ${table.name} (vault ${table.mark.vault} is gone)`);
+      tx.note(
+        '-',
+        `nft delete table ${table.family} ${table.name} (vault ${table.mark.vault} is gone)`,
+      );
     }
   }
 
@@ -49,6 +55,6 @@ Promise<{ changed: boolean }> {
     }
   }
 
-  if (!tx.changed) tx.note('=', 'nothing of netvault\'s is orphaned');
+  if (!tx.changed) tx.note('=', "nothing of netvault's is orphaned");
   return { changed: tx.changed };
 }

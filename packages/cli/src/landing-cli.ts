@@ -37,7 +37,10 @@ export interface LandingZoneValues {
 
 function list(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
-  return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /** One stderr line for a log entry. */
@@ -48,11 +51,11 @@ export function formatLandingEntry(entry: LandingLogEntry): string {
     const result = entry.result!;
     return result.status === 'ingested'
       ? `landing-zone: watcher: ${file}: ingested, key ${result.files.privateKey} (0600), ` +
-        `config ${result.files.json}`
+          `config ${result.files.json}`
       : `landing-zone: watcher: ${file}: refused (${result.code}): ${result.reason}`;
   }
 
-  const who = entry.proxied ? `${entry.client ?? '-'} via ${entry.peer}` : entry.peer ?? '-';
+  const who = entry.proxied ? `${entry.client ?? '-'} via ${entry.peer}` : (entry.peer ?? '-');
   let line = `landing-zone: ${who} ${entry.method} ${entry.path} ${entry.status} ${entry.outcome}`;
   if (entry.forwardedIgnored) line += ' (X-Forwarded-For ignored: not from a trusted proxy)';
   if (entry.name !== undefined) line += ` ${JSON.stringify(entry.name)}`;

@@ -14,13 +14,7 @@
 // cannot become "this very site".
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  CidrSet,
-  IpAllowList,
-  isValidAddress,
-  presets,
-  splitHostPort,
-} from '@netvault/cidr';
+import { CidrSet, IpAllowList, isValidAddress, presets, splitHostPort } from '@netvault/cidr';
 
 export interface AccessOptions {
   /** Allowed client addresses. Default: the local preset (loopback, private, CGNAT, ULA…). */
@@ -72,8 +66,12 @@ export class LandingAccess {
     }
 
     this.trustedProxies = toSet(trustedProxies);
-    const strategy = depth !== undefined && depth > 0 ? { depth }
-      : excludedIPs !== undefined ? { excludedIPs } : { depth: 1 };
+    const strategy =
+      depth !== undefined && depth > 0
+        ? { depth }
+        : excludedIPs !== undefined
+          ? { excludedIPs }
+          : { depth: 1 };
     this.#proxied = new IpAllowList({ sourceRange: this.allow, ipStrategy: strategy });
   }
 

@@ -44,7 +44,8 @@ export class RateLimiter {
     }
     if (!Number.isInteger(maxClients) || maxClients < 1) {
       throw new RangeError(
-        `rate limit: maxClients must be a whole number, 1 or more, got ${maxClients}`);
+        `rate limit: maxClients must be a whole number, 1 or more, got ${maxClients}`,
+      );
     }
 
     this.burst = burst;

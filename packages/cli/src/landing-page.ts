@@ -247,7 +247,8 @@ const script = `
 export function landingPage(options: PageOptions): string {
   const { token, nonce, maxBytes, host } = options;
   const kib = Math.floor(maxBytes / 1024);
-  const curl = `curl --data-binary @privado.conf -H 'Content-Type: application/octet-stream' ` +
+  const curl =
+    `curl --data-binary @privado.conf -H 'Content-Type: application/octet-stream' ` +
     `-H 'X-Netvault-Token: ${token}' http://${host}/upload`;
   return `<!doctype html>
 <html lang="en">

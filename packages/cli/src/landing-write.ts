@@ -66,15 +66,21 @@ export function prepareLandingFolder(dir: string): string {
   }
   if ((stats.mode & 0o022) !== 0) {
     const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
-    throw new LandingWriteError('use landing folder', path,
-      new Error(`mode ${mode} lets group or others write there (chmod 700)`));
+    throw new LandingWriteError(
+      'use landing folder',
+      path,
+      new Error(`mode ${mode} lets group or others write there (chmod 700)`),
+    );
   }
   return path;
 }
 
 /** `upload-20250101T120000Z-a1b2c3d4e5f6.conf`: sortable by time, unique by the random part. */
 export function uploadName(now = new Date(), random = randomBytes(6).toString('hex')): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `upload-${stamp}-${random}.conf`;
 }
 

@@ -69,14 +69,7 @@ export interface LandingZoneOptions extends AccessOptions {
 }
 
 export type LandingOutcome =
-  | 'page'
-  | 'ingested'
-  | 'refused'
-  | 'forbidden'
-  | 'limited'
-  | 'rejected'
-  | 'failed'
-  | 'not-found';
+  'page' | 'ingested' | 'refused' | 'forbidden' | 'limited' | 'rejected' | 'failed' | 'not-found';
 
 /** One request and what was decided about it. */
 export interface LandingRequestEntry {
@@ -124,23 +117,23 @@ export interface LandingZone {
 /** What `POST /upload` answers with as JSON (200 or 422). */
 export type UploadAnswer =
   | {
-    status: 'ingested';
-    name: string;
-    tunnel: PublicTunnel;
-    keyFile: string;
-    configFiles: string[];
-    ignored: string[];
-  }
+      status: 'ingested';
+      name: string;
+      tunnel: PublicTunnel;
+      keyFile: string;
+      configFiles: string[];
+      ignored: string[];
+    }
   | {
-    status: 'refused';
-    name: string;
-    code: string;
-    reason: string;
-    line?: number;
-    key?: string;
-    /** Where ingest moved a file it refused after it was written (it may hold a key). */
-    keptAt?: string;
-  };
+      status: 'refused';
+      name: string;
+      code: string;
+      reason: string;
+      line?: number;
+      key?: string;
+      /** Where ingest moved a file it refused after it was written (it may hold a key). */
+      keptAt?: string;
+    };
 
 /** The public parameters shown on the page: no key, no key file path of a peer. */
 export interface PublicTunnel {
@@ -249,8 +242,10 @@ function readBody(request: IncomingMessage, limit: number): Promise<BodyRead> {
 
 /** Starts the landing page server; resolves once it listens (and the watcher is ready). */
 export async function startLandingZone(options: LandingZoneOptions): Promise<LandingZone> {
-  const listen = typeof options.listen === 'object' ? options.listen
-    : parseListen(options.listen ?? defaultLandingListen);
+  const listen =
+    typeof options.listen === 'object'
+      ? options.listen
+      : parseListen(options.listen ?? defaultLandingListen);
   const maxBytes = options.maxBytes ?? ingestMaxBytes;
   const hosts = options.hosts ?? [];
   const log = options.log ?? (() => {});
@@ -269,13 +264,23 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     const decision = access.decide(request);
     const method = request.method ?? 'GET';
     const path = (request.url ?? '/').split('?')[0];
-    const base = { kind: 'request' as const, method, path: path.slice(0, 200),
-      peer: decision.peer, client: decision.client, proxied: decision.proxied,
-      ...(decision.forwardedIgnored ? { forwardedIgnored: true as const } : {}) };
+    const base = {
+      kind: 'request' as const,
+      method,
+      path: path.slice(0, 200),
+      peer: decision.peer,
+      client: decision.client,
+      proxied: decision.proxied,
+      ...(decision.forwardedIgnored ? { forwardedIgnored: true as const } : {}),
+    };
     let extra: Pick<LandingRequestEntry, 'name' | 'file'> = {};
 
-    const send = (status: number, outcome: LandingOutcome, body: string,
-      more: { json?: boolean; headers?: Record<string, string>; reason?: string } = {}) => {
+    const send = (
+      status: number,
+      outcome: LandingOutcome,
+      body: string,
+      more: { json?: boolean; headers?: Record<string, string>; reason?: string } = {},
+    ) => {
       response.writeHead(status, {
         ...commonHeaders,
         'Content-Type': more.json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
@@ -289,15 +294,23 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     // A refused upload whose body was not read ends the connection: what the client still
     // sends must not be taken for the next request.
     let bodyPending = method === 'POST';
-    const refuse = (status: number, outcome: LandingOutcome, reason: string,
-      headers: Record<string, string> = {}) => {
+    const refuse = (
+      status: number,
+      outcome: LandingOutcome,
+      reason: string,
+      headers: Record<string, string> = {},
+    ) => {
       const close: Record<string, string> = bodyPending ? { Connection: 'close' } : {};
-      send(status, outcome, `${status} ${reasonPhrase(status)}: ${reason}\n`,
-        { headers: { ...close, ...headers }, reason });
+      send(status, outcome, `${status} ${reasonPhrase(status)}: ${reason}\n`, {
+        headers: { ...close, ...headers },
+        reason,
+      });
     };
     const answer = (status: number, value: UploadAnswer) =>
-      send(status, value.status, JSON.stringify(value),
-        { json: true, reason: value.status === 'refused' ? value.reason : undefined });
+      send(status, value.status, JSON.stringify(value), {
+        json: true,
+        reason: value.status === 'refused' ? value.reason : undefined,
+      });
 
     const receive = (body: Buffer, name: string) => {
       if (body.length === 0) return refuse(400, 'rejected', 'the upload is empty');
@@ -327,8 +340,13 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
 
       if (result.status === 'refused') {
         const reason = result.reason.split(result.source).join(name);
-        return answer(422, { status: 'refused', name, code: result.code, reason,
-          keptAt: result.movedTo });
+        return answer(422, {
+          status: 'refused',
+          name,
+          code: result.code,
+          reason,
+          keptAt: result.movedTo,
+        });
       }
       return answer(200, {
         status: 'ingested',
@@ -345,15 +363,20 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
       if (!rate.allowed) {
         const wait = String(rate.retryAfterSeconds);
         const who = decision.client ?? decision.peer;
-        return refuse(429, 'limited', `too many requests from ${who}; try again in ${wait} s`,
-          { 'Retry-After': wait });
+        return refuse(429, 'limited', `too many requests from ${who}; try again in ${wait} s`, {
+          'Retry-After': wait,
+        });
       }
     }
     if (!decision.allowed) return refuse(403, 'forbidden', decision.reason);
     if (!isAcceptedHost(request.headers.host, hosts)) {
       const host = hostOf(request.headers.host) ?? String(request.headers.host ?? '');
-      return refuse(403, 'forbidden', `host name ${JSON.stringify(host.slice(0, 100))} is not ` +
-        'served here; use an IP address or a name configured with --host');
+      return refuse(
+        403,
+        'forbidden',
+        `host name ${JSON.stringify(host.slice(0, 100))} is not ` +
+          'served here; use an IP address or a name configured with --host',
+      );
     }
 
     if (path === '/') {
@@ -385,9 +408,13 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
 
     const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/octet-stream') {
-      return refuse(415, 'rejected', 'send one file as the request body with Content-Type ' +
-        `application/octet-stream (got ${JSON.stringify(type.slice(0, 60) || 'none')}); ` +
-        'multipart forms are not accepted');
+      return refuse(
+        415,
+        'rejected',
+        'send one file as the request body with Content-Type ' +
+          `application/octet-stream (got ${JSON.stringify(type.slice(0, 60) || 'none')}); ` +
+          'multipart forms are not accepted',
+      );
     }
 
     const length = request.headers['content-length'];
@@ -420,9 +447,17 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
       } else {
         response.destroy();
       }
-      log({ kind: 'request', method: request.method ?? '', path: request.url ?? '',
-        status: 500, outcome: 'failed', peer: request.socket.remoteAddress, client: undefined,
-        proxied: false, reason: error.message });
+      log({
+        kind: 'request',
+        method: request.method ?? '',
+        path: request.url ?? '',
+        status: 500,
+        outcome: 'failed',
+        peer: request.socket.remoteAddress,
+        client: undefined,
+        proxied: false,
+        reason: error.message,
+      });
     });
   };
   server.on('request', serve(false));
@@ -432,9 +467,11 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
   if (options.watch !== false) {
     const timings = typeof options.watch === 'object' ? options.watch : {};
     watcher = watchLandingZone(landing, { ...ingestOptions, ...timings }, (event) => {
-      log(event.type === 'result'
-        ? { kind: 'watch', file: event.file, result: event.result }
-        : { kind: 'watch', file: event.file, error: event.error });
+      log(
+        event.type === 'result'
+          ? { kind: 'watch', file: event.file, result: event.result }
+          : { kind: 'watch', file: event.file, error: event.error },
+      );
     });
   }
 
@@ -458,25 +495,36 @@ export async function startLandingZone(options: LandingZoneOptions): Promise<Lan
     host: listen.host,
     port: bound.port,
     token,
-    close: () => new Promise<void>((resolve) => {
-      watcher?.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        watcher?.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
 function reasonPhrase(status: number): string {
   switch (status) {
-    case 400: return 'bad request';
-    case 403: return 'forbidden';
-    case 404: return 'not found';
-    case 405: return 'method not allowed';
-    case 413: return 'too large';
-    case 415: return 'unsupported media type';
-    case 422: return 'refused';
-    case 429: return 'too many requests';
-    case 500: return 'internal error';
-    default: return 'error';
+    case 400:
+      return 'bad request';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not found';
+    case 405:
+      return 'method not allowed';
+    case 413:
+      return 'too large';
+    case 415:
+      return 'unsupported media type';
+    case 422:
+      return 'refused';
+    case 429:
+      return 'too many requests';
+    case 500:
+      return 'internal error';
+    default:
+      return 'error';
   }
 }

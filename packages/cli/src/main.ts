@@ -53,19 +53,53 @@ options:
 exit codes: 0 ok, 1 failed or unhealthy, 2 bad usage or config, 130 interrupted`;
 
 const help: Record<string, string | (() => Promise<string>)> = {
-  up: 'netvault up [-c FILE] [-q] [--json]\nBuilds the vault: namespace, firewall (before any link is up), DNS, veth pair, WireGuard\ninterface born here and moved into the vault, default routes through it with unreachable\nfallbacks. A second run changes nothing and says so; a run after a partial state repairs it.',
-  down: 'netvault down [-c FILE] [-q]\nRemoves the tunnel (and its wireguard-go process), the veth pair, both firewall tables, the\nvault namespace and /etc/netns/VAULT. Only objects marked as netvault\'s are touched.',
-  gc: 'netvault gc [-c FILE] [-q]\nRemoves links, nft tables and /etc/netns files marked as netvault\'s whose vault namespace\nis gone (after a crash, or a vault renamed in the config). The configured vault is kept.',
-  status: 'netvault status [-c FILE] [--json]\nExit 0 when healthy, 1 otherwise.',
-  verify: 'netvault verify [-c FILE] [--json]\nExit 0 when every check and probe passed.',
-  exec: 'netvault exec [-c FILE] -- CMD [ARGS…]\nRuns CMD in the vault (ip netns exec), with /etc/netns/VAULT/resolv.conf as /etc/resolv.conf.\nExits with CMD\'s exit code.',
-  watch: 'netvault watch [-c FILE] [--interval SECONDS]\nFollows link events and the handshake age; never adds a route outside the tunnel.',
-  ingest: 'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]\nnetvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]\nSplits a provider .conf: private key into a 0600 key file, public parameters into\nCONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
-  allow: 'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]\nExit 0 when every address is allowed (default list: the local preset).',
+  up: [
+    'netvault up [-c FILE] [-q] [--json]',
+    'Builds the vault: namespace, firewall (before any link is up), DNS, veth pair, WireGuard',
+    'interface born here and moved into the vault, default routes through it with unreachable',
+    'fallbacks. A second run changes nothing and says so; a run after a partial state repairs it.',
+  ].join('\n'),
+  down: [
+    'netvault down [-c FILE] [-q]',
+    'Removes the tunnel (and its wireguard-go process), the veth pair, both firewall tables, the',
+    "vault namespace and /etc/netns/VAULT. Only objects marked as netvault's are touched.",
+  ].join('\n'),
+  gc: [
+    'netvault gc [-c FILE] [-q]',
+    "Removes links, nft tables and /etc/netns files marked as netvault's whose vault namespace",
+    'is gone (after a crash, or a vault renamed in the config). The configured vault is kept.',
+  ].join('\n'),
+  status: ['netvault status [-c FILE] [--json]', 'Exit 0 when healthy, 1 otherwise.'].join('\n'),
+  verify: ['netvault verify [-c FILE] [--json]', 'Exit 0 when every check and probe passed.'].join(
+    '\n',
+  ),
+  exec: [
+    'netvault exec [-c FILE] -- CMD [ARGS…]',
+    'Runs CMD in the vault (ip netns exec), with /etc/netns/VAULT/resolv.conf as /etc/resolv.conf.',
+    "Exits with CMD's exit code.",
+  ].join('\n'),
+  watch: [
+    'netvault watch [-c FILE] [--interval SECONDS]',
+    'Follows link events and the handshake age; never adds a route outside the tunnel.',
+  ].join('\n'),
+  ingest: [
+    'netvault ingest FILE [--key-dir DIR] [--config-dir DIR] [--name IF] [--json]',
+    'netvault ingest --watch DIR [--key-dir DIR] [--config-dir DIR]',
+    'Splits a provider .conf: private key into a 0600 key file, public parameters into',
+    'CONFIG-DIR/tunnel.json and tunnel.nix; the original is overwritten and removed.',
+  ].join('\n'),
+  allow: [
+    'netvault allow ADDRESS… [--list FILE] [--xff "a, b"] [--depth N] [--json]',
+    'Exit 0 when every address is allowed (default list: the local preset).',
+  ].join('\n'),
   'landing-zone': async () => (await load.landing()).landingZoneHelp,
   systemd: async () => (await load.systemd()).systemdHelp,
   'proxy-config': async () => (await load.proxyConfig()).proxyConfigHelp,
-  demo: 'netvault demo [-q]\nBuilds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,\nkills the tunnel to show the vault has no way out, repairs it, and removes everything.',
+  demo: [
+    'netvault demo [-q]',
+    'Builds a host, a provider and the vault in throwaway namespaces, runs up, verify and status,',
+    'kills the tunnel to show the vault has no way out, repairs it, and removes everything.',
+  ].join('\n'),
 };
 
 function out(text: string) {
@@ -149,10 +183,16 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'status': {
       const cfg = config();
-      const [{ status }, { formatStatus }] = await Promise.all([load.topology(), load.statusView()]);
+      const [{ status }, { formatStatus }] = await Promise.all([
+        load.topology(),
+        load.statusView(),
+      ]);
       const facts = await status(cfg);
-      out(values.json ? JSON.stringify(facts, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2)
-        : formatStatus(facts, cfg));
+      out(
+        values.json
+          ? JSON.stringify(facts, (_, v) => (typeof v === 'bigint' ? Number(v) : v), 2)
+          : formatStatus(facts, cfg),
+      );
       return facts.healthy ? 0 : 1;
     }
     case 'verify': {
@@ -169,7 +209,10 @@ async function run(argv: string[]): Promise<number> {
       const { openNamespace } = await load.netns();
       const vault = openNamespace({ name: config().vault });
       try {
-        const child = vault.spawn(positionals[0], positionals.slice(1), { stdio: 'inherit', reject: false });
+        const child = vault.spawn(positionals[0], positionals.slice(1), {
+          stdio: 'inherit',
+          reject: false,
+        });
         const result = await child;
         return result.exitCode ?? 1;
       } finally {
@@ -195,11 +238,20 @@ async function run(argv: string[]): Promise<number> {
       const show = (result: IngestResult) => {
         if (values.json) out(JSON.stringify(result));
         else if (result.status === 'ingested') {
-          process.stderr.write(`${formatChange({ sign: '+', text: `key file ${result.files.privateKey} (0600)` })}\n`);
-          process.stderr.write(`${formatChange({ sign: '+', text: `config ${result.files.json}, ${result.files.nix}` })}\n`);
-          process.stderr.write(`${formatChange({ sign: '-', text: `${result.source} overwritten and removed` })}\n`);
-          out(`ingested ${result.source}: addresses ${result.tunnel.addresses.join(', ')}; DNS ${result.tunnel.dns.join(', ')}; `
-            + `peer ${result.tunnel.peers[0]?.publicKey} at ${result.tunnel.peers[0]?.endpoint ?? '(no endpoint)'}`);
+          process.stderr.write(
+            `${formatChange({ sign: '+', text: `key file ${result.files.privateKey} (0600)` })}\n`,
+          );
+          process.stderr.write(
+            `${formatChange({ sign: '+', text: `config ${result.files.json}, ${result.files.nix}` })}\n`,
+          );
+          process.stderr.write(
+            `${formatChange({ sign: '-', text: `${result.source} overwritten and removed` })}\n`,
+          );
+          const { addresses, dns, peers } = result.tunnel;
+          out(
+            `ingested ${result.source}: addresses ${addresses.join(', ')}; DNS ${dns.join(', ')}; ` +
+              `peer ${peers[0]?.publicKey} at ${peers[0]?.endpoint ?? '(no endpoint)'}`,
+          );
         } else {
           out(`refused ${result.source}: ${result.reason} (moved to ${result.movedTo})`);
         }
@@ -207,7 +259,10 @@ async function run(argv: string[]): Promise<number> {
       if (values.watch) {
         const watcher = watchLandingZone(values.watch, options, (event) => {
           if (event.type === 'result') show(event.result);
-          else process.stderr.write(`netvault ingest: ${event.file ?? values.watch}: ${event.error.message}\n`);
+          else
+            process.stderr.write(
+              `netvault ingest: ${event.file ?? values.watch}: ${event.error.message}\n`,
+            );
         });
         await watcher.ready;
         await new Promise<void>((resolve) => {
@@ -229,18 +284,31 @@ async function run(argv: string[]): Promise<number> {
       const { clientAddress, loadCidrSet, presets } = await load.cidr();
       const set = values.list ? await loadCidrSet(values.list) : presets.local;
       if (positionals.length === 0) {
-        process.stderr.write(`netvault allow: give one or more addresses\n${help.allow as string}\n`);
+        process.stderr.write(
+          `netvault allow: give one or more addresses\n${help.allow as string}\n`,
+        );
         return 2;
       }
       let all = true;
       for (const remote of positionals) {
-        const client = values.xff === undefined ? remote : clientAddress({
-          remoteAddress: remote, headers: { 'x-forwarded-for': values.xff },
-        }, { depth: values.depth === undefined ? undefined : Number(values.depth) });
+        const client =
+          values.xff === undefined
+            ? remote
+            : clientAddress(
+                {
+                  remoteAddress: remote,
+                  headers: { 'x-forwarded-for': values.xff },
+                },
+                { depth: values.depth === undefined ? undefined : Number(values.depth) },
+              );
         const allowed = client !== undefined && set.has(client);
         all &&= allowed;
-        out(values.json ? JSON.stringify({ address: remote, client, allowed })
-          : `${allowed ? 'allowed' : 'refused'} ${remote}${client !== remote ? ` (client ${client ?? 'none'})` : ''}`);
+        out(
+          values.json
+            ? JSON.stringify({ address: remote, client, allowed })
+            : `${allowed ? 'allowed' : 'refused'} ${remote}` +
+                (client !== remote ? ` (client ${client ?? 'none'})` : ''),
+        );
       }
       return all ? 0 : 1;
     }
@@ -249,7 +317,13 @@ async function run(argv: string[]): Promise<number> {
     case 'systemd':
       return (await load.systemd()).systemdCommand(values, config(), report, out);
     case 'proxy-config':
-      return (await load.proxyConfig()).proxyConfigCommand(positionals[0], values, config(), report, out);
+      return (await load.proxyConfig()).proxyConfigCommand(
+        positionals[0],
+        values,
+        config(),
+        report,
+        out,
+      );
     case 'demo': {
       const { demo } = await load.demo();
       const ok = await demo(report, (line) => out(line));
@@ -269,8 +343,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
-    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-      || (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+    ) {
       process.stderr.write(`netvault: ${(error as Error).message}\n`);
       return 2;
     }

@@ -33,24 +33,56 @@ if (kind === 'tcp') {
 }
 `;
 
-export async function probe(handle: NetnsHandle, kind: ProbeKind, target: string,
-  options: { port?: number; timeoutMs?: number } = {}): Promise<ProbeResult> {
+export async function probe(
+  handle: NetnsHandle,
+  kind: ProbeKind,
+  target: string,
+  options: { port?: number; timeoutMs?: number } = {},
+): Promise<ProbeResult> {
   const timeoutMs = options.timeoutMs ?? 2000;
   const start = performance.now();
   if (kind === 'icmp') {
-    const ping = await handle.exec('ping', [target.includes(':') ? '-6' : '-4', '-c', '1', '-n',
-      '-W', String(Math.max(1, Math.round(timeoutMs / 1000))), target]);
-    const line = (ping.stdout + ping.stderr).split('\n').find((l) => /bytes from|unreachable|connect:|100% packet loss/i.test(l));
-    return { kind, target, ok: ping.exitCode === 0, detail: (line ?? `exit ${ping.exitCode}`).trim(), ms: performance.now() - start };
+    const ping = await handle.exec('ping', [
+      target.includes(':') ? '-6' : '-4',
+      '-c',
+      '1',
+      '-n',
+      '-W',
+      String(Math.max(1, Math.round(timeoutMs / 1000))),
+      target,
+    ]);
+    const line = (ping.stdout + ping.stderr)
+      .split('\n')
+      .find((l) => /bytes from|unreachable|connect:|100% packet loss/i.test(l));
+    return {
+      kind,
+      target,
+      ok: ping.exitCode === 0,
+      detail: (line ?? `exit ${ping.exitCode}`).trim(),
+      ms: performance.now() - start,
+    };
   }
-  const result = await handle.exec(process.execPath, ['-e', probeScript, kind, target,
-    String(options.port ?? 0), String(timeoutMs)], { timeoutMs: timeoutMs + 5000 });
-  let parsed = { ok: false, detail: `probe failed: ${result.stderr.trim() || `exit ${result.exitCode}`}` };
+  const result = await handle.exec(
+    process.execPath,
+    ['-e', probeScript, kind, target, String(options.port ?? 0), String(timeoutMs)],
+    { timeoutMs: timeoutMs + 5000 },
+  );
+  let parsed = {
+    ok: false,
+    detail: `probe failed: ${result.stderr.trim() || `exit ${result.exitCode}`}`,
+  };
   try {
     parsed = JSON.parse(result.stdout);
   } catch {
     // keep the failure above
   }
-  const shown = kind === 'http' ? target : `${target.includes(':') ? `[${target}]` : target}:${options.port}`;
-  return { kind, target: shown, ok: parsed.ok, detail: parsed.detail, ms: performance.now() - start };
+  const shown =
+    kind === 'http' ? target : `${target.includes(':') ? `[${target}]` : target}:${options.port}`;
+  return {
+    kind,
+    target: shown,
+    ok: parsed.ok,
+    detail: parsed.detail,
+    ms: performance.now() - start,
+  };
 }

@@ -53,8 +53,9 @@ export function parseServiceOption(text: string): ProxyService {
   const match = /^([^=]+)=(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : 0;
   if (!match || !label.test(match[1]) || port < 1 || port > 65535) {
-    throw new ProxyUsageError(`--service takes NAME=PORT with NAME a host name label, like `
-      + `sonarr=8989, got "${text}"`);
+    throw new ProxyUsageError(
+      `--service takes NAME=PORT with NAME a host name label, like ` + `sonarr=8989, got "${text}"`,
+    );
   }
   return { name: match[1].toLowerCase(), port };
 }
@@ -65,16 +66,18 @@ function hostOf(options: ProxyOptions, service: ProxyService): string {
 
 function check(options: ProxyOptions): void {
   if (!isIPv4(options.upstream) && !isIPv6(options.upstream)) {
-    throw new ProxyUsageError(`the vault's address must be an IP address, got `
-      + `"${options.upstream}"`);
+    throw new ProxyUsageError(
+      `the vault's address must be an IP address, got ` + `"${options.upstream}"`,
+    );
   }
   const domainLabels = options.domain?.split('.') ?? [];
   if (!domainLabels.every((part) => label.test(part))) {
     throw new ProxyUsageError(`--domain takes a DNS name like home.lan, got "${options.domain}"`);
   }
   if (!/^[A-Za-z0-9_-]+$/.test(options.entryPoint)) {
-    throw new ProxyUsageError(`--entrypoint takes an entry point name like web, got `
-      + `"${options.entryPoint}"`);
+    throw new ProxyUsageError(
+      `--entrypoint takes an entry point name like web, got ` + `"${options.entryPoint}"`,
+    );
   }
   const names = new Set<string>();
   for (const service of options.services) {
@@ -99,9 +102,15 @@ function url(options: ProxyOptions, service: ProxyService): string {
 export interface TraefikDynamicConfig {
   http: {
     middlewares: Record<string, { ipAllowList: { sourceRange: string[] } }>;
-    routers: Record<string, {
-      rule: string; entryPoints: string[]; middlewares: string[]; service: string;
-    }>;
+    routers: Record<
+      string,
+      {
+        rule: string;
+        entryPoints: string[];
+        middlewares: string[];
+        service: string;
+      }
+    >;
     services: Record<string, { loadBalancer: { servers: { url: string }[] } }>;
   };
 }
@@ -146,8 +155,9 @@ function splitListen(listen: string): { address?: string; port: number } {
   const address = match?.[1] ?? (match?.[2] || undefined);
   const badAddress = address !== undefined && !isIPv4(address) && !isIPv6(address);
   if (!match || port < 1 || port > 65535 || badAddress) {
-    throw new ProxyUsageError(`--listen takes [ADDRESS]:PORT, like :80 or 192.168.2.73:80, `
-      + `got "${listen}"`);
+    throw new ProxyUsageError(
+      `--listen takes [ADDRESS]:PORT, like :80 or 192.168.2.73:80, ` + `got "${listen}"`,
+    );
   }
   return { address, port };
 }
@@ -196,7 +206,10 @@ export interface ProxyCommandValues {
  * with a change line. Returns the exit code (2 for bad usage).
  */
 export async function proxyConfigCommand(
-  kind: string | undefined, values: ProxyCommandValues, config: VaultConfig, report: Reporter,
+  kind: string | undefined,
+  values: ProxyCommandValues,
+  config: VaultConfig,
+  report: Reporter,
   out: (text: string) => void,
 ): Promise<number> {
   let text: string;
@@ -206,7 +219,8 @@ export async function proxyConfigCommand(
       throw new ProxyUsageError(`give "traefik" or "caddy", got ${got}`);
     }
     const options: ProxyOptions = {
-      services: values.service?.length ? values.service.map(parseServiceOption)
+      services: values.service?.length
+        ? values.service.map(parseServiceOption)
         : DEFAULT_PROXY_SERVICES,
       upstream: config.veth.vaultAddress.split('/')[0],
       allowList: values.list ? (await loadCidrSet(values.list)).toCidrs() : DEFAULT_ALLOW_LIST,
@@ -218,8 +232,10 @@ export async function proxyConfigCommand(
     const open = config.firewall.servicePorts;
     for (const service of options.services) {
       if (open.length > 0 && !open.includes(service.port)) {
-        process.stderr.write(`netvault proxy-config: ${service.name}'s port ${service.port} is `
-          + `not in firewall.servicePorts of ${config.source}: the vault's firewall refuses it\n`);
+        process.stderr.write(
+          `netvault proxy-config: ${service.name}'s port ${service.port} is ` +
+            `not in firewall.servicePorts of ${config.source}: the vault's firewall refuses it\n`,
+        );
       }
     }
   } catch (error) {

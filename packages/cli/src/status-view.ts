@@ -22,11 +22,15 @@ function boxes(leftTitle: string, left: string[], rightTitle: string, right: str
   const leftWidth = width([leftTitle, ...left]);
   const rightWidth = width([rightTitle, ...right]);
   const rows = Math.max(left.length, right.length);
-  const out = [`${pad(leftTitle, leftWidth + 2)}        ${rightTitle}`,
-    `┌${'─'.repeat(leftWidth)}┐        ┌${'─'.repeat(rightWidth)}┐`];
+  const out = [
+    `${pad(leftTitle, leftWidth + 2)}        ${rightTitle}`,
+    `┌${'─'.repeat(leftWidth)}┐        ┌${'─'.repeat(rightWidth)}┐`,
+  ];
   for (let row = 0; row < rows; row += 1) {
     const link = row === 0 ? '◄──────►' : '        ';
-    out.push(`│ ${pad(left[row] ?? '', leftWidth - 1)}│${link}│ ${pad(right[row] ?? '', rightWidth - 1)}│`);
+    out.push(
+      `│ ${pad(left[row] ?? '', leftWidth - 1)}│${link}│ ${pad(right[row] ?? '', rightWidth - 1)}│`,
+    );
   }
   out.push(`└${'─'.repeat(leftWidth)}┘        └${'─'.repeat(rightWidth)}┘`);
   return out;
@@ -36,31 +40,38 @@ export function formatStatus(s: TopologyStatus, config: VaultConfig): string {
   const hostEnd = s.veth.host;
   const vaultEnd = s.veth.vault;
   const peer = s.tunnel?.wg?.peers[0];
-  const end = (e: typeof hostEnd, name: string) => (e
-    ? `${e.name} ${e.address ?? '(no address)'}${e.up ? '' : ' down'}` : `${name} ✗ missing`);
-  const routes = s.routes.map((r) => `${r.type === 'unicast' ? '' : `${r.type} `}default`
-    + `${r.device ? ` dev ${r.device}` : ''} (IPv${r.family}${r.metric ? `, metric ${r.metric}` : ''})`);
+  const end = (e: typeof hostEnd, name: string) =>
+    e ? `${e.name} ${e.address ?? '(no address)'}${e.up ? '' : ' down'}` : `${name} ✗ missing`;
+  const routes = s.routes.map(
+    (r) =>
+      `${r.type === 'unicast' ? '' : `${r.type} `}default` +
+      `${r.device ? ` dev ${r.device}` : ''} (IPv${r.family}${r.metric ? `, metric ${r.metric}` : ''})`,
+  );
   const lines = boxes(
     `host (${config.hostNamespace ?? 'this namespace'})`,
     [
       end(hostEnd, config.veth.host),
       `firewall ${s.firewall.host ? 'in place' : '✗ missing'}`,
       `forwarding: ip_forward ${s.hostForwarding}`,
-      'the tunnel\'s UDP socket lives here',
+      "the tunnel's UDP socket lives here",
     ],
     `vault: netns ${s.vault}${s.namespace ? '' : ' ✗ missing'}`,
     [
       end(vaultEnd, config.veth.vault),
       `firewall ${s.firewall.vault ? 'in place' : '✗ missing'}`,
-      s.tunnel ? `${s.tunnel.name} ${s.tunnel.addresses.join(' ')}${s.tunnel.up ? '' : ' down'}`
+      s.tunnel
+        ? `${s.tunnel.name} ${s.tunnel.addresses.join(' ')}${s.tunnel.up ? '' : ' down'}`
         : `${config.tunnel.interface} ✗ missing`,
       `DNS ${s.dns.join(', ') || '✗ none'}`,
     ],
   );
   lines.push(
-    `tunnel: ${peer ? `peer ${peer.publicKey.slice(0, 8)}… endpoint ${peer.endpoint ?? '(none)'}, `
-      + `handshake ${age(peer.handshakeAgeSeconds)}, rx ${bytes(peer.rxBytes)} tx ${bytes(peer.txBytes)}`
-      : s.tunnel?.error ?? 'no WireGuard status'}`,
+    `tunnel: ${
+      peer
+        ? `peer ${peer.publicKey.slice(0, 8)}… endpoint ${peer.endpoint ?? '(none)'}, ` +
+          `handshake ${age(peer.handshakeAgeSeconds)}, rx ${bytes(peer.rxBytes)} tx ${bytes(peer.txBytes)}`
+        : (s.tunnel?.error ?? 'no WireGuard status')
+    }`,
     `vault default routes: ${routes.join('; ') || 'none'}`,
     s.healthy ? 'healthy' : `problems:\n${s.problems.map((p) => `  - ${p}`).join('\n')}`,
   );

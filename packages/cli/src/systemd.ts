@@ -47,7 +47,10 @@ export const DEFAULT_LANDING_LISTEN = '127.0.0.1:10023';
  * systemd-resolved, D-Bus (resolved's API) and avahi (nss-mdns). `-` ignores missing ones.
  */
 export const RESOLVER_SOCKETS = [
-  '/run/nscd', '/run/systemd/resolve', '/run/dbus/system_bus_socket', '/run/avahi-daemon/socket',
+  '/run/nscd',
+  '/run/systemd/resolve',
+  '/run/dbus/system_bus_socket',
+  '/run/avahi-daemon/socket',
 ];
 
 const unitNamePattern = /^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?$/;
@@ -75,7 +78,10 @@ export function serviceBaseName(name: string): string {
  */
 export function execArgument(arg: string): string {
   if (/^[A-Za-z0-9_@+=:,./-]+$/.test(arg)) return arg;
-  const escaped = arg.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  const escaped = arg
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/%/g, '%%')
+    .replace(/\$/g, '$$$$');
   return `"${escaped}"`;
 }
 
@@ -86,8 +92,9 @@ function execLine(args: string[]): string[] {
 function checkedPath(path: string, what: string): string {
   const clean = path.replace(/\/+$/, '') || '/';
   if (!plainPath.test(clean) || clean.split('/').some((part) => part === '..')) {
-    throw new SystemdUsageError(`${what} must be an absolute path of letters, digits and _.@+,:-/, `
-      + `got "${path}"`);
+    throw new SystemdUsageError(
+      `${what} must be an absolute path of letters, digits and _.@+,:-/, ` + `got "${path}"`,
+    );
   }
   return clean;
 }
@@ -132,38 +139,50 @@ export function systemdUnits(options: SystemdOptions): UnitFile[] {
   const vaultUnit = `${unit}.service`;
   const config = ['-c', options.configPath];
   const landingDir = checkedPath(options.landing.directory, 'the landing directory');
-  const configDir = checkedPath(options.ingest.configDir, 'the tunnel file\'s directory');
+  const configDir = checkedPath(options.ingest.configDir, "the tunnel file's directory");
   const keyDir = checkedPath(options.ingest.keyDir, 'the key directory');
   if (options.command.length === 0 || !options.command[0].startsWith('/')) {
-    throw new SystemdUsageError(`the netvault command must start with an absolute path, got `
-      + `"${options.command.join(' ')}"`);
+    throw new SystemdUsageError(
+      `the netvault command must start with an absolute path, got ` +
+        `"${options.command.join(' ')}"`,
+    );
   }
 
-  const units: UnitFile[] = [{
-    path: vaultUnit,
-    about: `the vault ${options.vault}: built at boot, removed at shutdown`,
-    sections: {
-      Unit: {
-        Description: [`netvault vault ${options.vault} (network namespace, WireGuard killswitch)`],
-        After: ['network-online.target'],
-        Wants: ['network-online.target'],
-        ...(services.length > 0 ? { Before: services.map((s) => `${s}.service`) } : {}),
+  const units: UnitFile[] = [
+    {
+      path: vaultUnit,
+      about: `the vault ${options.vault}: built at boot, removed at shutdown`,
+      sections: {
+        Unit: {
+          Description: [
+            `netvault vault ${options.vault} (network namespace, WireGuard killswitch)`,
+          ],
+          After: ['network-online.target'],
+          Wants: ['network-online.target'],
+          ...(services.length > 0 ? { Before: services.map((s) => `${s}.service`) } : {}),
+        },
+        Service: {
+          Type: ['oneshot'],
+          RemainAfterExit: ['yes'],
+          ExecStart: execLine([...options.command, 'up', ...config]),
+          ExecReload: execLine([...options.command, 'up', ...config]),
+          ExecStop: execLine([...options.command, 'down', ...config]),
+        },
+        Install: { WantedBy: ['multi-user.target'] },
       },
-      Service: {
-        Type: ['oneshot'],
-        RemainAfterExit: ['yes'],
-        ExecStart: execLine([...options.command, 'up', ...config]),
-        ExecReload: execLine([...options.command, 'up', ...config]),
-        ExecStop: execLine([...options.command, 'down', ...config]),
-      },
-      Install: { WantedBy: ['multi-user.target'] },
     },
-  }];
+  ];
 
   // The landing page watches its folder and ingests what lands there itself; a second watcher
   // on the same folder would race it, so the ingest unit exists only without the page.
-  const ingestArgs = ['--key-dir', keyDir, '--config-dir', configDir,
-    '--name', options.ingest.interface];
+  const ingestArgs = [
+    '--key-dir',
+    keyDir,
+    '--config-dir',
+    configDir,
+    '--name',
+    options.ingest.interface,
+  ];
   if (options.landing.enable) {
     const allow = options.landing.allow?.length ? ['--allow', options.landing.allow.join(',')] : [];
     units.push({
@@ -176,8 +195,16 @@ export function systemdUnits(options: SystemdOptions): UnitFile[] {
           Wants: ['network-online.target'],
         },
         Service: {
-          ExecStart: execLine([...options.command, 'landing-zone',
-            '--listen', options.landing.listen, '--landing', landingDir, ...ingestArgs, ...allow]),
+          ExecStart: execLine([
+            ...options.command,
+            'landing-zone',
+            '--listen',
+            options.landing.listen,
+            '--landing',
+            landingDir,
+            ...ingestArgs,
+            ...allow,
+          ]),
           Restart: ['on-failure'],
           ...sandbox,
           RestrictAddressFamilies: ['AF_UNIX', 'AF_INET', 'AF_INET6'],
@@ -291,7 +318,10 @@ export interface SystemdCommandValues {
  * for each file. Returns the exit code (2 for bad options).
  */
 export function systemdCommand(
-  values: SystemdCommandValues, config: VaultConfig, report: Reporter, out: (text: string) => void,
+  values: SystemdCommandValues,
+  config: VaultConfig,
+  report: Reporter,
+  out: (text: string) => void,
 ): number {
   const tunnelDir = dirname(config.tunnel.file);
   let units: UnitFile[];
@@ -300,17 +330,24 @@ export function systemdCommand(
       vault: config.vault,
       command: values.netvault ? [resolve(values.netvault)] : defaultCommand(),
       configPath: resolve(values.config ?? DEFAULT_CONFIG_PATH),
-      services: values.services === undefined ? DEFAULT_SERVICES
-        : values.services.split(',').filter((name) => name.trim() !== ''),
+      services:
+        values.services === undefined
+          ? DEFAULT_SERVICES
+          : values.services.split(',').filter((name) => name.trim() !== ''),
       unitName: values.unit ?? 'netvault',
       ingest: {
-        configDir: tunnelDir, keyDir: join(tunnelDir, 'keys'), interface: config.tunnel.interface,
+        configDir: tunnelDir,
+        keyDir: join(tunnelDir, 'keys'),
+        interface: config.tunnel.interface,
       },
       landing: {
         enable: !values['no-landing'],
         listen: values.listen ?? DEFAULT_LANDING_LISTEN,
         directory: resolve(values.landing ?? DEFAULT_LANDING_DIR),
-        allow: values.allow?.split(',').map((cidr) => cidr.trim()).filter((cidr) => cidr !== ''),
+        allow: values.allow
+          ?.split(',')
+          .map((cidr) => cidr.trim())
+          .filter((cidr) => cidr !== ''),
       },
     });
   } catch (error) {
@@ -319,8 +356,10 @@ export function systemdCommand(
     return 2;
   }
   if (!config.tunnel.file.endsWith('/tunnel.json')) {
-    process.stderr.write(`netvault systemd: tunnel.file is ${config.tunnel.file}, but ingest `
-      + `writes ${join(tunnelDir, 'tunnel.json')}\n`);
+    process.stderr.write(
+      `netvault systemd: tunnel.file is ${config.tunnel.file}, but ingest ` +
+        `writes ${join(tunnelDir, 'tunnel.json')}\n`,
+    );
   }
   if (values.out) writeUnits(units, values.out, report);
   else out(formatUnits(units).trimEnd());

@@ -4,11 +4,20 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  createNamespace, currentNamespace, deleteNamespace, namespaceExists, openNamespace,
+  createNamespace,
+  currentNamespace,
+  deleteNamespace,
+  namespaceExists,
+  openNamespace,
   type NetnsHandle,
 } from '@netvault/netns';
 import {
-  configureInterface, createInterface, deleteInterface, showInterface, syncConfig, type WgStatus,
+  configureInterface,
+  createInterface,
+  deleteInterface,
+  showInterface,
+  syncConfig,
+  type WgStatus,
 } from '@netvault/wg';
 import { Transaction, type Reporter } from './changes.ts';
 import { handshakeProblem } from './health.ts';
@@ -39,19 +48,27 @@ const hostIp = (config: VaultConfig) => config.veth.hostAddress.split('/')[0];
 const vaultIp = (config: VaultConfig) => config.veth.vaultAddress.split('/')[0];
 
 function rulesets(config: VaultConfig, tunnel: Tunnel) {
-  const dnsServers = tunnel.dns.filter((entry) => /^[0-9a-f:.]+$/i.test(entry) && /[.:]/.test(entry));
+  const dnsServers = tunnel.dns.filter(
+    (entry) => /^[0-9a-f:.]+$/i.test(entry) && /[.:]/.test(entry),
+  );
   return {
     vault: vaultRuleset({
-      vaultName: config.vault, tableName: tableName(config, 'vault'),
-      tunnelInterface: config.tunnel.interface, vethInterface: config.veth.vault,
-      hostVethAddress: hostIp(config), vaultVethAddress: vaultIp(config),
-      dnsServers, tunnelHasIpv6: tunnelHasIpv6(tunnel),
+      vaultName: config.vault,
+      tableName: tableName(config, 'vault'),
+      tunnelInterface: config.tunnel.interface,
+      vethInterface: config.veth.vault,
+      hostVethAddress: hostIp(config),
+      vaultVethAddress: vaultIp(config),
+      dnsServers,
+      tunnelHasIpv6: tunnelHasIpv6(tunnel),
       servicePorts: config.firewall.servicePorts,
     }),
     host: hostRuleset({
-      vaultName: config.vault, tableName: tableName(config, 'host'),
+      vaultName: config.vault,
+      tableName: tableName(config, 'host'),
       vethInterface: config.veth.host,
-      hostVethAddress: hostIp(config), vaultVethAddress: vaultIp(config),
+      hostVethAddress: hostIp(config),
+      vaultVethAddress: vaultIp(config),
     }),
   };
 }
@@ -59,14 +76,22 @@ function rulesets(config: VaultConfig, tunnel: Tunnel) {
 function resolvConf(tunnel: Tunnel): string {
   const servers = tunnel.dns.filter((entry) => /^[0-9a-f:.]+$/i.test(entry) && /[.:]/.test(entry));
   const domains = tunnel.dns.filter((entry) => !servers.includes(entry));
-  return ['# written by netvault: the tunnel\'s resolvers only',
+  return [
+    "# written by netvault: the tunnel's resolvers only",
     ...servers.map((server) => `nameserver ${server}`),
     ...(domains.length > 0 ? [`search ${domains.join(' ')}`] : []),
-    'options edns0', ''].join('\n');
+    'options edns0',
+    '',
+  ].join('\n');
 }
 
-async function ensureAddress(tx: Transaction, handle: NetnsHandle, link: string, cidr: string,
-  where: string) {
+async function ensureAddress(
+  tx: Transaction,
+  handle: NetnsHandle,
+  link: string,
+  cidr: string,
+  where: string,
+) {
   const present = (await handle.addrList({ link })).some((a) => a.cidr === cidr);
   if (present) {
     tx.note('=', `addr ${cidr} dev ${link} (${where})`);
@@ -76,7 +101,13 @@ async function ensureAddress(tx: Transaction, handle: NetnsHandle, link: string,
   tx.note('+', `addr add ${cidr} dev ${link} (${where})`);
 }
 
-function ensureSysctl(tx: Transaction, handle: NetnsHandle, key: string, value: string, where: string) {
+function ensureSysctl(
+  tx: Transaction,
+  handle: NetnsHandle,
+  key: string,
+  value: string,
+  where: string,
+) {
   if (handle.sysctlGet(key) === value) return;
   handle.sysctlSet(key, value);
   tx.note('~', `sysctl ${key}=${value} (${where})`);
@@ -112,8 +143,15 @@ function writeState(config: VaultConfig, state: UpState): void {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-async function ensureTable(tx: Transaction, handle: NetnsHandle, table: string, script: string,
-  where: string, state: UpState, role: 'vault' | 'host'): Promise<void> {
+async function ensureTable(
+  tx: Transaction,
+  handle: NetnsHandle,
+  table: string,
+  script: string,
+  where: string,
+  state: UpState,
+  role: 'vault' | 'host',
+): Promise<void> {
   const before = await listedFingerprint(handle, 'inet', table);
   const known = state.tables[role];
   if (before !== undefined && known?.script === sha256(script) && known.table === before) {
@@ -124,8 +162,11 @@ async function ensureTable(tx: Transaction, handle: NetnsHandle, table: string, 
   const after = await listedFingerprint(handle, 'inet', table);
   state.tables[role] = { script: sha256(script), table: after ?? '' };
   if (before === undefined) {
-    tx.created(`nft table inet ${table} (${where})`, `nft delete table inet ${table} (${where})`,
-      () => deleteTable(handle, 'inet', table).then(() => undefined));
+    tx.created(
+      `nft table inet ${table} (${where})`,
+      `nft delete table inet ${table} (${where})`,
+      () => deleteTable(handle, 'inet', table).then(() => undefined),
+    );
   } else {
     tx.note(after === before ? '=' : '~', `nft table inet ${table} (${where})`);
   }
@@ -145,7 +186,9 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
     allowedIps: peer.allowedIps,
     endpoint: peer.endpoint,
     persistentKeepalive: peer.persistentKeepalive,
-    presharedKey: peer.presharedKeyFile ? readKeyFile(peer.presharedKeyFile, 'preshared key') : undefined,
+    presharedKey: peer.presharedKeyFile
+      ? readKeyFile(peer.presharedKeyFile, 'preshared key')
+      : undefined,
   }));
   const scripts = rulesets(config, tunnel);
   const state = readState(config);
@@ -161,8 +204,9 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
         tx.note('=', `netns ${config.vault}`);
       } else {
         createNamespace(config.vault);
-        tx.created(`netns add ${config.vault}`, `netns del ${config.vault}`,
-          () => deleteNamespace(config.vault));
+        tx.created(`netns add ${config.vault}`, `netns del ${config.vault}`, () =>
+          deleteNamespace(config.vault),
+        );
       }
       vault = openNamespace({ name: config.vault });
     });
@@ -197,7 +241,10 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       mkdirSync(`/etc/netns/${config.vault}`, { recursive: true, mode: 0o755 });
       writeFileSync(path, text, { mode: 0o644 });
       if (existed) tx.note('~', `file ${path}`);
-      else tx.created(`file ${path}`, `rm ${path}`, () => rmSync(`/etc/netns/${config.vault}`, { recursive: true, force: true }));
+      else
+        tx.created(`file ${path}`, `rm ${path}`, () =>
+          rmSync(`/etc/netns/${config.vault}`, { recursive: true, force: true }),
+        );
     });
 
     await tx.step('veth pair', async () => {
@@ -208,7 +255,9 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       } else {
         if (hostEnd) {
           if (hostEnd.alias !== linkAlias(config)) {
-            throw new Error(`${config.veth.host} exists in ${hostWhere} and is not netvault's; refusing to touch it`);
+            throw new Error(
+              `${config.veth.host} exists in ${hostWhere} and is not netvault's; refusing to touch it`,
+            );
           }
           await host.linkDelete(config.veth.host);
           tx.note('-', `link del ${config.veth.host} (${hostWhere}, stale)`);
@@ -217,9 +266,16 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
           await v.linkDelete(config.veth.vault);
           tx.note('-', `link del ${config.veth.vault} (${vaultWhere}, stale)`);
         }
-        await host.vethAdd({ name: config.veth.host, peerName: config.veth.vault, peerNamespace: v });
-        tx.created(`link add ${config.veth.host} type veth peer ${config.veth.vault} netns ${config.vault}`,
-          `link del ${config.veth.host}`, () => host.linkDelete(config.veth.host));
+        await host.vethAdd({
+          name: config.veth.host,
+          peerName: config.veth.vault,
+          peerNamespace: v,
+        });
+        tx.created(
+          `link add ${config.veth.host} type veth peer ${config.veth.vault} netns ${config.vault}`,
+          `link del ${config.veth.host}`,
+          () => host.linkDelete(config.veth.host),
+        );
         await host.linkSetAlias(config.veth.host, linkAlias(config));
         await v.linkSetAlias(config.veth.vault, linkAlias(config));
       }
@@ -237,17 +293,24 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       const inVault = await v.linkFind(name);
       const inHost = inVault ? undefined : await host.linkFind(name);
       if (inHost && inHost.alias !== linkAlias(config)) {
-        throw new Error(`${name} exists in ${hostWhere} and is not netvault's; refusing to touch it`);
+        throw new Error(
+          `${name} exists in ${hostWhere} and is not netvault's; refusing to touch it`,
+        );
       }
       if (!inVault && !inHost) {
         const made = await createInterface({
-          name, namespace: host, implementation: config.tunnel.implementation,
+          name,
+          namespace: host,
+          implementation: config.tunnel.implementation,
         });
         implementation = made.implementation;
-        tx.created(`link add ${name} type wireguard (${hostWhere}, ${made.implementation})`,
-          `link del ${name}`, async () => {
+        tx.created(
+          `link add ${name} type wireguard (${hostWhere}, ${made.implementation})`,
+          `link del ${name}`,
+          async () => {
             await deleteInterface({ name, namespace: (await v.linkFind(name)) ? v : host });
-          });
+          },
+        );
         await host.linkSetAlias(name, linkAlias(config));
       }
       const where = inVault ? v : host;
@@ -262,7 +325,10 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       }
       if (!inVault) {
         await host.linkSetNamespace(name, v);
-        tx.note('~', `link set ${name} netns ${config.vault} (its UDP socket stays in ${hostWhere})`);
+        tx.note(
+          '~',
+          `link set ${name} netns ${config.vault} (its UDP socket stays in ${hostWhere})`,
+        );
       }
       for (const address of tunnel.addresses) await ensureAddress(tx, v, name, address, vaultWhere);
       if (tunnel.mtu !== undefined) {
@@ -279,28 +345,57 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       const tunnelIndex = (await v.linkGet(config.tunnel.interface)).index;
       const families: (4 | 6)[] = tunnelHasIpv6(tunnel) ? [4, 6] : [4];
       for (const family of [4, 6] as const) {
-        const fallback = routes.some((r) => r.family === family && r.destination === 'default'
-          && r.type === 'unreachable' && r.metric === config.fallbackMetric);
+        const fallback = routes.some(
+          (r) =>
+            r.family === family &&
+            r.destination === 'default' &&
+            r.type === 'unreachable' &&
+            r.metric === config.fallbackMetric,
+        );
         if (fallback) {
-          tx.note('=', `route unreachable default metric ${config.fallbackMetric} (IPv${family}, ${vaultWhere})`);
+          tx.note(
+            '=',
+            `route unreachable default metric ${config.fallbackMetric} (IPv${family}, ${vaultWhere})`,
+          );
         } else {
-          await v.routeReplace({ destination: 'default', family, type: 'unreachable', metric: config.fallbackMetric });
-          tx.note('+', `route add unreachable default metric ${config.fallbackMetric} (IPv${family}, ${vaultWhere})`);
+          await v.routeReplace({
+            destination: 'default',
+            family,
+            type: 'unreachable',
+            metric: config.fallbackMetric,
+          });
+          tx.note(
+            '+',
+            `route add unreachable default metric ${config.fallbackMetric} (IPv${family}, ${vaultWhere})`,
+          );
         }
       }
       for (const family of families) {
-        const pinned = routes.some((r) => r.family === family && r.destination === 'default'
-          && r.type === 'unicast' && r.deviceIndex === tunnelIndex && r.metric === 0);
+        const pinned = routes.some(
+          (r) =>
+            r.family === family &&
+            r.destination === 'default' &&
+            r.type === 'unicast' &&
+            r.deviceIndex === tunnelIndex &&
+            r.metric === 0,
+        );
         if (pinned) {
-          tx.note('=', `route default dev ${config.tunnel.interface} (IPv${family}, ${vaultWhere})`);
+          tx.note(
+            '=',
+            `route default dev ${config.tunnel.interface} (IPv${family}, ${vaultWhere})`,
+          );
         }
       }
       // The pinned defaults are added once the tunnel is up, below.
     });
 
     await tx.step('links up', async () => {
-      for (const [handle, link, where] of [[v, 'lo', vaultWhere], [v, config.veth.vault, vaultWhere],
-        [host, config.veth.host, hostWhere], [v, config.tunnel.interface, vaultWhere]] as const) {
+      for (const [handle, link, where] of [
+        [v, 'lo', vaultWhere],
+        [v, config.veth.vault, vaultWhere],
+        [host, config.veth.host, hostWhere],
+        [v, config.tunnel.interface, vaultWhere],
+      ] as const) {
         if ((await handle.linkGet(link)).up) continue;
         await handle.linkSetUp(link);
         tx.note('~', `link set ${link} up (${where})`);
@@ -308,11 +403,19 @@ export async function up(config: VaultConfig, report: Reporter): Promise<UpResul
       const routes = await v.routeList({ table: 'main' });
       const tunnelIndex = (await v.linkGet(config.tunnel.interface)).index;
       for (const family of (tunnelHasIpv6(tunnel) ? [4, 6] : [4]) as (4 | 6)[]) {
-        const pinned = routes.some((r) => r.family === family && r.destination === 'default'
-          && r.type === 'unicast' && r.deviceIndex === tunnelIndex);
+        const pinned = routes.some(
+          (r) =>
+            r.family === family &&
+            r.destination === 'default' &&
+            r.type === 'unicast' &&
+            r.deviceIndex === tunnelIndex,
+        );
         if (pinned) continue;
         await v.routeReplace({ destination: 'default', family, device: config.tunnel.interface });
-        tx.note('+', `route add default dev ${config.tunnel.interface} (IPv${family}, ${vaultWhere})`);
+        tx.note(
+          '+',
+          `route add default dev ${config.tunnel.interface} (IPv${family}, ${vaultWhere})`,
+        );
       }
     });
   } catch (error) {
@@ -353,7 +456,10 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
           tx.note('-', `link del ${name} (${hostWhere})`);
         } else {
           // A userspace process whose interface vanished with a crashed namespace.
-          const removed = await deleteInterface({ name, namespace: host }).then(() => true, () => false);
+          const removed = await deleteInterface({ name, namespace: host }).then(
+            () => true,
+            () => false,
+          );
           if (removed) tx.note('-', `wireguard-go ${name} stopped`);
         }
       }
@@ -387,7 +493,10 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
 export interface TopologyStatus {
   vault: string;
   namespace: boolean;
-  veth: { host?: { name: string; address?: string; up: boolean }; vault?: { name: string; address?: string; up: boolean } };
+  veth: {
+    host?: { name: string; address?: string; up: boolean };
+    vault?: { name: string; address?: string; up: boolean };
+  };
   tunnel?: { name: string; up: boolean; addresses: string[]; wg?: WgStatus; error?: string };
   routes: { family: 4 | 6; type: string; destination: string; device?: string; metric: number }[];
   firewall: { vault: boolean; host: boolean };
@@ -402,14 +511,22 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
   const host = openHost(config);
   const problems: string[] = [];
   const result: TopologyStatus = {
-    vault: config.vault, namespace: namespaceExists(config.vault), veth: {}, routes: [],
-    firewall: { vault: false, host: false }, dns: [], hostForwarding: '?', healthy: false, problems,
+    vault: config.vault,
+    namespace: namespaceExists(config.vault),
+    veth: {},
+    routes: [],
+    firewall: { vault: false, host: false },
+    dns: [],
+    hostForwarding: '?',
+    healthy: false,
+    problems,
   };
   try {
     // Writing net.ipv4.ip_forward sets every interface's forwarding flag, ours included; the
     // host table's forward drop holds either way, and this shows both.
     const vethForwarding = (await host.linkFind(config.veth.host))
-      ? host.sysctlGet(`net.ipv4.conf.${config.veth.host}.forwarding`) : '-';
+      ? host.sysctlGet(`net.ipv4.conf.${config.veth.host}.forwarding`)
+      : '-';
     result.hostForwarding = `${host.sysctlGet('net.ipv4.ip_forward')}, ${config.veth.host} ${vethForwarding}`;
     result.firewall.host = (await readTable(host, 'inet', tableName(config, 'host'))) !== undefined;
     const hostEnd = await host.linkFind(config.veth.host);
@@ -423,7 +540,8 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
     }
     const vault = openNamespace({ name: config.vault });
     try {
-      result.firewall.vault = (await readTable(vault, 'inet', tableName(config, 'vault'))) !== undefined;
+      result.firewall.vault =
+        (await readTable(vault, 'inet', tableName(config, 'vault'))) !== undefined;
       const links = await vault.linkList();
       const byIndex = new Map(links.map((l) => [l.index, l.name]));
       const vaultEnd = links.find((l) => l.name === config.veth.vault);
@@ -433,7 +551,9 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
       }
       const tunnelLink = links.find((l) => l.name === config.tunnel.interface);
       if (tunnelLink) {
-        const addresses = (await vault.addrList({ link: tunnelLink.index })).filter((a) => a.scope === 'global').map((a) => a.cidr);
+        const addresses = (await vault.addrList({ link: tunnelLink.index }))
+          .filter((a) => a.scope === 'global')
+          .map((a) => a.cidr);
         result.tunnel = { name: tunnelLink.name, up: tunnelLink.up, addresses };
         try {
           result.tunnel.wg = await showInterface({ name: tunnelLink.name, namespace: vault });
@@ -444,7 +564,9 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
       for (const route of await vault.routeList({ table: 'all' })) {
         if (route.destination !== 'default') continue;
         result.routes.push({
-          family: route.family, type: String(route.type), destination: route.destination,
+          family: route.family,
+          type: String(route.type),
+          destination: route.destination,
           device: route.deviceIndex === undefined ? undefined : byIndex.get(route.deviceIndex),
           metric: route.metric,
         });
@@ -467,9 +589,12 @@ export async function status(config: VaultConfig): Promise<TopologyStatus> {
   if (!result.firewall.vault) problems.push('the vault firewall table is missing');
   if (!result.firewall.host) problems.push('the host firewall table is missing');
   const outs = result.routes.filter((r) => r.type === 'unicast');
-  if (outs.some((r) => r.device !== config.tunnel.interface)) problems.push('a default route bypasses the tunnel');
-  if (!result.routes.some((r) => r.type === 'unreachable' && r.family === 4)
-    || !result.routes.some((r) => r.type === 'unreachable' && r.family === 6)) {
+  if (outs.some((r) => r.device !== config.tunnel.interface))
+    problems.push('a default route bypasses the tunnel');
+  if (
+    !result.routes.some((r) => r.type === 'unreachable' && r.family === 4) ||
+    !result.routes.some((r) => r.type === 'unreachable' && r.family === 6)
+  ) {
     problems.push('an unreachable fallback route is missing');
   }
   const handshake = result.tunnel?.wg && handshakeProblem(result.tunnel.wg.peers[0]);

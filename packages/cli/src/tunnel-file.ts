@@ -29,7 +29,12 @@ export function parseTunnelJson(text: string, source: string): Tunnel {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(source, undefined, undefined, `expected JSON (${(error as Error).message})`);
+    throw new ConfigError(
+      source,
+      undefined,
+      undefined,
+      `expected JSON (${(error as Error).message})`,
+    );
   }
   const fail = (key: string, expected: string): never => {
     throw new ConfigError(source, undefined, key, expected);
@@ -49,10 +54,16 @@ export function parseTunnelJson(text: string, source: string): Tunnel {
   const tunnel: Tunnel = {
     source,
     addresses: list(raw.addresses, 'addresses', cidr, 'addresses with a prefix length'),
-    dns: list(raw.dns ?? [], 'dns', (v) => isIPv4(v) || isIPv6(v) || /^[a-z0-9.-]+$/i.test(v),
-      'resolver addresses or search domains'),
-    privateKeyFile: typeof raw.privateKeyFile === 'string' && raw.privateKeyFile.startsWith('/')
-      ? raw.privateKeyFile : fail('privateKeyFile', 'expected an absolute path'),
+    dns: list(
+      raw.dns ?? [],
+      'dns',
+      (v) => isIPv4(v) || isIPv6(v) || /^[a-z0-9.-]+$/i.test(v),
+      'resolver addresses or search domains',
+    ),
+    privateKeyFile:
+      typeof raw.privateKeyFile === 'string' && raw.privateKeyFile.startsWith('/')
+        ? raw.privateKeyFile
+        : fail('privateKeyFile', 'expected an absolute path'),
     peers: [],
   };
   if (tunnel.addresses.length === 0) fail('addresses', 'expected at least one tunnel address');
@@ -63,11 +74,16 @@ export function parseTunnelJson(text: string, source: string): Tunnel {
     tunnel.mtu = raw.mtu as number;
   }
   if (raw.listenPort !== undefined) {
-    if (!Number.isInteger(raw.listenPort) || (raw.listenPort as number) < 0
-      || (raw.listenPort as number) > 65535) fail('listenPort', 'expected a port from 0 to 65535');
+    if (
+      !Number.isInteger(raw.listenPort) ||
+      (raw.listenPort as number) < 0 ||
+      (raw.listenPort as number) > 65535
+    )
+      fail('listenPort', 'expected a port from 0 to 65535');
     tunnel.listenPort = raw.listenPort as number;
   }
-  if (!Array.isArray(raw.peers) || raw.peers.length === 0) fail('peers', 'expected at least one peer');
+  if (!Array.isArray(raw.peers) || raw.peers.length === 0)
+    fail('peers', 'expected at least one peer');
   tunnel.peers = (raw.peers as Record<string, unknown>[]).map((peer, i) => {
     const key = `peers.${i}`;
     if (typeof peer.publicKey !== 'string' || !base64Key.test(peer.publicKey)) {
@@ -78,12 +94,16 @@ export function parseTunnelJson(text: string, source: string): Tunnel {
       allowedIps: list(peer.allowedIps, `${key}.allowedIps`, cidr, 'prefixes'),
     };
     if (peer.endpoint !== undefined) {
-      if (typeof peer.endpoint !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(peer.endpoint)) {
+      if (
+        typeof peer.endpoint !== 'string' ||
+        !/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(peer.endpoint)
+      ) {
         fail(`${key}.endpoint`, 'expected host:port or [v6]:port');
       }
       out.endpoint = peer.endpoint as string;
     }
-    if (peer.persistentKeepalive !== undefined) out.persistentKeepalive = Number(peer.persistentKeepalive);
+    if (peer.persistentKeepalive !== undefined)
+      out.persistentKeepalive = Number(peer.persistentKeepalive);
     if (peer.presharedKeyFile !== undefined) out.presharedKeyFile = String(peer.presharedKeyFile);
     return out;
   });
@@ -95,8 +115,13 @@ export function loadTunnel(path: string): Tunnel {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError(path, undefined, undefined, `cannot be read (${(error as NodeJS.ErrnoException).code}); `
-      + 'run `netvault ingest PROVIDER.conf` first, or set tunnel.file');
+    throw new ConfigError(
+      path,
+      undefined,
+      undefined,
+      `cannot be read (${(error as NodeJS.ErrnoException).code}); ` +
+        'run `netvault ingest PROVIDER.conf` first, or set tunnel.file',
+    );
   }
   return parseTunnelJson(text, path);
 }
@@ -107,12 +132,20 @@ export function readKeyFile(path: string, what: string): string {
   try {
     stat = statSync(path);
   } catch (error) {
-    throw new ConfigError(path, undefined, undefined,
-      `the ${what} file cannot be read (${(error as NodeJS.ErrnoException).code})`);
+    throw new ConfigError(
+      path,
+      undefined,
+      undefined,
+      `the ${what} file cannot be read (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
   if ((stat.mode & 0o077) !== 0) {
-    throw new ConfigError(path, undefined, undefined,
-      `the ${what} file must not be readable by group or others (mode ${(stat.mode & 0o777).toString(8)})`);
+    throw new ConfigError(
+      path,
+      undefined,
+      undefined,
+      `the ${what} file must not be readable by group or others (mode ${(stat.mode & 0o777).toString(8)})`,
+    );
   }
   const key = readFileSync(path, 'utf8').trim();
   if (!base64Key.test(key)) {

@@ -31,8 +31,15 @@ function isIp(text: string): boolean {
 }
 
 export async function verify(config: VaultConfig): Promise<VerifyReport> {
-  const report: VerifyReport = { vault: config.vault, ok: false, checks: [], probes: [], counters: {} };
-  const check = (name: string, ok: boolean, detail: string) => report.checks.push({ name, ok, detail });
+  const report: VerifyReport = {
+    vault: config.vault,
+    ok: false,
+    checks: [],
+    probes: [],
+    counters: {},
+  };
+  const check = (name: string, ok: boolean, detail: string) =>
+    report.checks.push({ name, ok, detail });
   const tunnel = loadTunnel(config.tunnel.file);
   if (!namespaceExists(config.vault)) {
     check('namespace', false, `${config.vault} does not exist: run netvault up`);
@@ -43,66 +50,104 @@ export async function verify(config: VaultConfig): Promise<VerifyReport> {
   try {
     const links = await vault.linkList();
     const tunnelLink = links.find((l) => l.name === config.tunnel.interface);
-    const routes = (await vault.routeList({ table: 'all' })).filter((r) => r.destination === 'default');
+    const routes = (await vault.routeList({ table: 'all' })).filter(
+      (r) => r.destination === 'default',
+    );
     for (const family of [4, 6] as const) {
       const out = routes.filter((r) => r.family === family && r.type === 'unicast');
       const fallback = routes.some((r) => r.family === family && r.type === 'unreachable');
       const onlyTunnel = out.every((r) => r.deviceIndex === tunnelLink?.index && !r.gateway);
       const wantsOut = family === 4 || tunnelHasIpv6(tunnel);
-      check(`IPv${family} default routes`, onlyTunnel && fallback && (!wantsOut || out.length > 0),
-        `${out.length} via the tunnel, unreachable fallback ${fallback ? 'present' : 'MISSING'}`
-        + (onlyTunnel ? '' : '; a default route bypasses the tunnel'));
+      check(
+        `IPv${family} default routes`,
+        onlyTunnel && fallback && (!wantsOut || out.length > 0),
+        `${out.length} via the tunnel, unreachable fallback ${fallback ? 'present' : 'MISSING'}` +
+          (onlyTunnel ? '' : '; a default route bypasses the tunnel'),
+      );
     }
     const rules = await vault.ruleList();
     const custom = rules.filter((r) => ![0, 32766, 32767].includes(r.priority));
-    check('policy rules', custom.length === 0, custom.length === 0 ? 'none besides the defaults'
-      : `${custom.length} extra rule(s) could route around the tunnel`);
+    check(
+      'policy rules',
+      custom.length === 0,
+      custom.length === 0
+        ? 'none besides the defaults'
+        : `${custom.length} extra rule(s) could route around the tunnel`,
+    );
 
     const scripts = {
       vault: vaultRuleset({
-        vaultName: config.vault, tableName: tableName(config, 'vault'),
-        tunnelInterface: config.tunnel.interface, vethInterface: config.veth.vault,
+        vaultName: config.vault,
+        tableName: tableName(config, 'vault'),
+        tunnelInterface: config.tunnel.interface,
+        vethInterface: config.veth.vault,
         hostVethAddress: config.veth.hostAddress.split('/')[0],
         vaultVethAddress: config.veth.vaultAddress.split('/')[0],
-        dnsServers: tunnel.dns.filter(isIp), tunnelHasIpv6: tunnelHasIpv6(tunnel),
+        dnsServers: tunnel.dns.filter(isIp),
+        tunnelHasIpv6: tunnelHasIpv6(tunnel),
         servicePorts: config.firewall.servicePorts,
       }),
       host: hostRuleset({
-        vaultName: config.vault, tableName: tableName(config, 'host'), vethInterface: config.veth.host,
+        vaultName: config.vault,
+        tableName: tableName(config, 'host'),
+        vethInterface: config.veth.host,
         hostVethAddress: config.veth.hostAddress.split('/')[0],
         vaultVethAddress: config.veth.vaultAddress.split('/')[0],
       }),
     };
-    for (const [role, handle] of [['vault', vault], ['host', host]] as const) {
+    for (const [role, handle] of [
+      ['vault', vault],
+      ['host', host],
+    ] as const) {
       const table = tableName(config, role);
       const installed = await rulesetFingerprint(handle, 'inet', table);
       const expected = await expectedFingerprint(handle, scripts[role]);
-      check(`${role} firewall`, installed === expected, installed === undefined
-        ? `table inet ${table} is MISSING` : installed === expected ? `table inet ${table} in place and unchanged`
-          : `table inet ${table} differs from what netvault installs`);
+      check(
+        `${role} firewall`,
+        installed === expected,
+        installed === undefined
+          ? `table inet ${table} is MISSING`
+          : installed === expected
+            ? `table inet ${table} in place and unchanged`
+            : `table inet ${table} differs from what netvault installs`,
+      );
     }
 
     let nameservers: string[] = [];
     try {
-      nameservers = [...readFileSync(resolvConfPath(config), 'utf8').matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]);
+      nameservers = [
+        ...readFileSync(resolvConfPath(config), 'utf8').matchAll(/^nameserver\s+(\S+)/gm),
+      ].map((m) => m[1]);
     } catch {
       // reported below
     }
     const tunnelDns = tunnel.dns.filter(isIp);
-    check('DNS', nameservers.length > 0 && nameservers.every((n) => tunnelDns.includes(n)),
-      nameservers.length === 0 ? `${resolvConfPath(config)} is missing or empty`
-        : `resolv.conf names ${nameservers.join(', ')}; the tunnel's resolvers are ${tunnelDns.join(', ')}`);
+    check(
+      'DNS',
+      nameservers.length > 0 && nameservers.every((n) => tunnelDns.includes(n)),
+      nameservers.length === 0
+        ? `${resolvConfPath(config)} is missing or empty`
+        : `resolv.conf names ${nameservers.join(', ')}; the tunnel's resolvers are ${tunnelDns.join(', ')}`,
+    );
 
     const forwarding = host.sysctlGet(`net.ipv4.conf.${config.veth.host}.forwarding`);
-    check('host forwarding', forwarding === '0',
-      `net.ipv4.conf.${config.veth.host}.forwarding=${forwarding} (global ip_forward=${host.sysctlGet('net.ipv4.ip_forward')}; the host table drops forwarded vault traffic either way)`);
+    check(
+      'host forwarding',
+      forwarding === '0',
+      `net.ipv4.conf.${config.veth.host}.forwarding=${forwarding} ` +
+        `(global ip_forward=${host.sysctlGet('net.ipv4.ip_forward')}; ` +
+        'the host table drops forwarded vault traffic either way)',
+    );
 
     if (tunnelLink) {
       try {
         const status = await showInterface({ name: config.tunnel.interface, namespace: vault });
         const problem = handshakeProblem(status.peers[0]);
-        check('tunnel handshake', problem === undefined,
-          problem ?? `latest handshake ${status.peers[0]?.handshakeAgeSeconds} s ago`);
+        check(
+          'tunnel handshake',
+          problem === undefined,
+          problem ?? `latest handshake ${status.peers[0]?.handshakeAgeSeconds} s ago`,
+        );
       } catch (error) {
         check('tunnel handshake', false, (error as Error).message);
       }
@@ -119,13 +164,19 @@ export async function verify(config: VaultConfig): Promise<VerifyReport> {
     }
     const hostIp = config.veth.hostAddress.split('/')[0];
     const blocked: [Parameters<typeof probe>[1], string, number?][] = [
-      ['tcp', hostIp, 53], ['udp', hostIp, 53], ['tcp', hostIp, 80], ['tcp', hostIp, 22], ['icmp', hostIp],
+      ['tcp', hostIp, 53],
+      ['udp', hostIp, 53],
+      ['tcp', hostIp, 80],
+      ['tcp', hostIp, 22],
+      ['icmp', hostIp],
     ];
     for (const peer of tunnel.peers) {
       const match = peer.endpoint?.match(/^\[?([^\]]+?)\]?:(\d+)$/);
-      if (match && isIp(match[1])) blocked.push(['udp', match[1], Number(match[2])], ['icmp', match[1]]);
+      if (match && isIp(match[1]))
+        blocked.push(['udp', match[1], Number(match[2])], ['icmp', match[1]]);
     }
-    for (const address of config.verify.mustNotReach) blocked.push(['tcp', address, 443], ['icmp', address]);
+    for (const address of config.verify.mustNotReach)
+      blocked.push(['tcp', address, 443], ['icmp', address]);
     // A target beyond the host may answer through the tunnel (that is the tunnel working);
     // it must never be reached any other way, so an answer passes only when the vault's
     // route to it is the tunnel. The host's own veth address must not answer at all.
@@ -139,18 +190,23 @@ export async function verify(config: VaultConfig): Promise<VerifyReport> {
     };
     for (const [kind, target, port] of blocked) {
       const result = await probe(vault, kind, target, { port, timeoutMs: 1500 });
-      const viaTunnel = result.ok && target !== hostIp && await tunnelDevice(target);
+      const viaTunnel = result.ok && target !== hostIp && (await tunnelDevice(target));
       report.probes.push({
-        ...result, expect: 'blocked', pass: !result.ok || viaTunnel,
+        ...result,
+        expect: 'blocked',
+        pass: !result.ok || viaTunnel,
         detail: viaTunnel ? `${result.detail}; only through the tunnel` : result.detail,
       });
     }
     if (config.verify.ipEchoUrl) {
       const fromVault = await probe(vault, 'http', config.verify.ipEchoUrl, { timeoutMs: 5000 });
       const fromHost = await probe(host, 'http', config.verify.ipEchoUrl, { timeoutMs: 5000 });
-      check('exit address', fromVault.ok && (!fromHost.ok || fromVault.detail !== fromHost.detail),
-        `the vault is seen as ${fromVault.ok ? fromVault.detail : `(${fromVault.detail})`}, `
-        + `the host as ${fromHost.ok ? fromHost.detail : `(${fromHost.detail})`}`);
+      check(
+        'exit address',
+        fromVault.ok && (!fromHost.ok || fromVault.detail !== fromHost.detail),
+        `the vault is seen as ${fromVault.ok ? fromVault.detail : `(${fromVault.detail})`}, ` +
+          `the host as ${fromHost.ok ? fromHost.detail : `(${fromHost.detail})`}`,
+      );
     }
     report.counters.vault = await readCounters(vault, tableName(config, 'vault'));
     report.counters.host = await readCounters(host, tableName(config, 'host'));
@@ -166,11 +222,15 @@ export function formatVerify(report: VerifyReport): string {
   const lines = [`netvault verify: vault ${report.vault}`];
   for (const c of report.checks) lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
   for (const p of report.probes) {
-    lines.push(`  ${p.pass ? 'ok  ' : 'FAIL'} probe ${p.kind} ${p.target} must ${p.expect === 'reach' ? 'get through' : 'not leave'}: `
-      + `${p.ok ? 'reached' : 'blocked'} (${p.detail}, ${Math.round(p.ms)} ms)`);
+    const must = p.expect === 'reach' ? 'get through' : 'not leave';
+    lines.push(
+      `  ${p.pass ? 'ok  ' : 'FAIL'} probe ${p.kind} ${p.target} must ${must}: ` +
+        `${p.ok ? 'reached' : 'blocked'} (${p.detail}, ${Math.round(p.ms)} ms)`,
+    );
   }
   const drops = Object.entries(report.counters).flatMap(([role, counters]) =>
-    Object.entries(counters).map(([name, value]) => `${role}/${name}=${value.packets}`));
+    Object.entries(counters).map(([name, value]) => `${role}/${name}=${value.packets}`),
+  );
   if (drops.length > 0) lines.push(`  drop counters: ${drops.join(' ')}`);
   lines.push(report.ok ? 'result: the killswitch holds' : 'result: PROBLEMS FOUND');
   return lines.join('\n');

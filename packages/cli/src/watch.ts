@@ -9,15 +9,27 @@ import { handshakeProblem } from './health.ts';
 import type { VaultConfig } from './config.ts';
 import { up } from './topology.ts';
 
-export async function watch(config: VaultConfig, options: {
-  intervalSeconds: number; report: Reporter; say: (line: string) => void; rounds?: number;
-}): Promise<number> {
+export async function watch(
+  config: VaultConfig,
+  options: {
+    intervalSeconds: number;
+    report: Reporter;
+    say: (line: string) => void;
+    rounds?: number;
+  },
+): Promise<number> {
   let healthy: boolean | undefined;
   let stop = false;
-  const onSignal = () => { stop = true; };
+  const onSignal = () => {
+    stop = true;
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  for (let round = 0; !stop && (options.rounds === undefined || round < options.rounds); round += 1) {
+  for (
+    let round = 0;
+    !stop && (options.rounds === undefined || round < options.rounds);
+    round += 1
+  ) {
     let problem: string | undefined;
     if (!namespaceExists(config.vault)) {
       problem = `vault ${config.vault} is gone`;
@@ -38,8 +50,10 @@ export async function watch(config: VaultConfig, options: {
       }
     }
     const now = new Date().toISOString();
-    if (problem && healthy !== false) options.say(`${now} tunnel lost: ${problem}; the vault has no way out`);
-    if (!problem && healthy !== true) options.say(`${now} tunnel ${healthy === false ? 'recovered' : 'up'}`);
+    if (problem && healthy !== false)
+      options.say(`${now} tunnel lost: ${problem}; the vault has no way out`);
+    if (!problem && healthy !== true)
+      options.say(`${now} tunnel ${healthy === false ? 'recovered' : 'up'}`);
     healthy = !problem;
     if (problem) {
       try {

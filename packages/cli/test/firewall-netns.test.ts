@@ -18,12 +18,24 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
 import {
-  createTestNamespace, privilegedSkipReason, sweepTestNamespaces, type TestNamespace,
+  createTestNamespace,
+  privilegedSkipReason,
+  sweepTestNamespaces,
+  type TestNamespace,
 } from '@netvault/netns/testing';
 import {
-  FirewallError, applyRuleset, deleteTable, expectedFingerprint, hostRuleset, listNetvaultTables,
-  readCounters, readTable, rulesetFingerprint, vaultRuleset,
-  type HostRulesetOptions, type VaultRulesetOptions,
+  FirewallError,
+  applyRuleset,
+  deleteTable,
+  expectedFingerprint,
+  hostRuleset,
+  listNetvaultTables,
+  readCounters,
+  readTable,
+  rulesetFingerprint,
+  vaultRuleset,
+  type HostRulesetOptions,
+  type VaultRulesetOptions,
 } from '../src/firewall.ts';
 
 const skip = privilegedSkipReason();
@@ -35,16 +47,25 @@ const PROBE_WAIT_MS = 1500;
 
 function vaultOptions(patch: Partial<VaultRulesetOptions> = {}): VaultRulesetOptions {
   return {
-    vaultName: 'media-vault', tunnelInterface: 'privado', vethInterface: 'veth-vault',
-    hostVethAddress: '10.200.1.1', vaultVethAddress: '10.200.1.2',
-    dnsServers: ['198.18.1.53'], tunnelHasIpv6: false, servicePorts: [8080], ...patch,
+    vaultName: 'media-vault',
+    tunnelInterface: 'privado',
+    vethInterface: 'veth-vault',
+    hostVethAddress: '10.200.1.1',
+    vaultVethAddress: '10.200.1.2',
+    dnsServers: ['198.18.1.53'],
+    tunnelHasIpv6: false,
+    servicePorts: [8080],
+    ...patch,
   };
 }
 
 function hostOptions(patch: Partial<HostRulesetOptions> = {}): HostRulesetOptions {
   return {
-    vaultName: 'media-vault', vethInterface: 'veth-host',
-    hostVethAddress: '10.200.1.1', vaultVethAddress: '10.200.1.2', ...patch,
+    vaultName: 'media-vault',
+    vethInterface: 'veth-host',
+    hostVethAddress: '10.200.1.1',
+    vaultVethAddress: '10.200.1.2',
+    ...patch,
   };
 }
 
@@ -96,8 +117,14 @@ async function probe(from: NetnsHandle, kind: Kind, host: string, port = 0): Pro
     const ping = await from.exec('ping', ['-c', '1', '-W', String(PROBE_WAIT_MS / 1000), host]);
     return ping.exitCode === 0 ? { ok: true } : { ok: false, error: `ping exit ${ping.exitCode}` };
   }
-  const run = await from.exec(process.execPath,
-    ['-e', PROBE, kind, host, String(port), String(PROBE_WAIT_MS)]);
+  const run = await from.exec(process.execPath, [
+    '-e',
+    PROBE,
+    kind,
+    host,
+    String(port),
+    String(PROBE_WAIT_MS),
+  ]);
   assert.is(run.exitCode, 0, run.stderr);
   return JSON.parse(run.stdout) as ProbeResult;
 }
@@ -109,8 +136,11 @@ type ServerSpec = { proto: 'tcp'; port: number } | { proto: 'udp'; port: number;
 
 /** Starts echo servers (see SERVE) and waits until all of them listen. */
 async function serve(where: NetnsHandle, specs: ServerSpec[]): Promise<Server> {
-  const server = where.spawn(process.execPath, ['-e', SERVE, JSON.stringify(specs)],
-    { stdout: 'pipe', stderr: 'pipe', reject: false });
+  const server = where.spawn(process.execPath, ['-e', SERVE, JSON.stringify(specs)], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    reject: false,
+  });
   await new Promise<void>((resolve, reject) => {
     let text = '';
     server.stdout!.on('data', (chunk) => {
@@ -173,14 +203,23 @@ async function build(host: NetnsHandle, vault: NetnsHandle, provider: NetnsHandl
   for (const address of ['198.18.1.1/32', '198.18.1.53/32', '198.18.1.99/32', '2001:2:1::1/128']) {
     await provider.addrAdd('lo', address);
   }
-  for (const [ns, link] of [[host, 'veth-host'], [host, 'uplink'], [vault, 'veth-vault'],
-    [vault, 'privado'], [provider, 'tun-peer'], [provider, 'home-peer']] as const) {
+  for (const [ns, link] of [
+    [host, 'veth-host'],
+    [host, 'uplink'],
+    [vault, 'veth-vault'],
+    [vault, 'privado'],
+    [provider, 'tun-peer'],
+    [provider, 'home-peer'],
+  ] as const) {
     await ns.linkSetUp(link);
   }
 
   await vault.routeAdd({ destination: 'default', gateway: '198.18.0.1', device: 'privado' });
   await vault.routeAdd({
-    destination: 'default', family: 6, gateway: '2001:2::1', device: 'privado',
+    destination: 'default',
+    family: 6,
+    gateway: '2001:2::1',
+    device: 'privado',
   });
   await provider.routeAdd({ destination: '10.200.1.0/30', gateway: '198.19.0.1' });
   await host.routeAdd({ destination: '198.18.1.0/24', gateway: '198.19.0.2' });
@@ -217,16 +256,28 @@ async function withTopology(fn: (t: Topology) => Promise<void>): Promise<void> {
     for (const tag of ['fwh', 'fwv', 'fwp']) made.push(createTestNamespace(tag));
     const [host, vault, provider] = made.map((ns) => ns.handle);
     await build(host, vault, provider);
-    servers.push(await serve(vault, [{ proto: 'tcp', port: 8080 }, { proto: 'tcp', port: 8081 }]));
-    servers.push(await serve(host, [
-      { proto: 'tcp', port: 2222 }, { proto: 'tcp', port: 53 },
-      { proto: 'udp', port: 53, host: '10.200.1.1' },
-    ]));
-    servers.push(await serve(provider, [
-      { proto: 'tcp', port: 80 }, { proto: 'tcp', port: 53 }, { proto: 'tcp', port: 853 },
-      { proto: 'udp', port: 53, host: '198.18.1.53' },
-      { proto: 'udp', port: 53, host: '198.18.1.99' },
-    ]));
+    servers.push(
+      await serve(vault, [
+        { proto: 'tcp', port: 8080 },
+        { proto: 'tcp', port: 8081 },
+      ]),
+    );
+    servers.push(
+      await serve(host, [
+        { proto: 'tcp', port: 2222 },
+        { proto: 'tcp', port: 53 },
+        { proto: 'udp', port: 53, host: '10.200.1.1' },
+      ]),
+    );
+    servers.push(
+      await serve(provider, [
+        { proto: 'tcp', port: 80 },
+        { proto: 'tcp', port: 53 },
+        { proto: 'tcp', port: 853 },
+        { proto: 'udp', port: 53, host: '198.18.1.53' },
+        { proto: 'udp', port: 53, host: '198.18.1.99' },
+      ]),
+    );
     await settleIpv6([host, vault, provider]);
     await fn({ host, vault, provider });
   } finally {
@@ -255,12 +306,16 @@ async function packets(handle: NetnsHandle, table: string): Promise<Counts> {
 /** Every counter of the vault, host and meter tables, prefixed by where it is. */
 async function meterReading(t: Topology): Promise<Counts> {
   const [vault, host, provider] = await Promise.all([
-    packets(t.vault, TABLE), packets(t.host, TABLE), packets(t.provider, 'nvtest_meter'),
+    packets(t.vault, TABLE),
+    packets(t.host, TABLE),
+    packets(t.provider, 'nvtest_meter'),
   ]);
   const prefixed = (where: string, counts: Counts) =>
     Object.entries(counts).map(([name, n]) => [`${where}.${name}`, n] as const);
   return Object.fromEntries([
-    ...prefixed('vault', vault), ...prefixed('host', host), ...prefixed('provider', provider),
+    ...prefixed('vault', vault),
+    ...prefixed('host', host),
+    ...prefixed('provider', provider),
   ]);
 }
 
@@ -280,19 +335,32 @@ async function rise(t: Topology, fn: () => Promise<unknown>): Promise<Counts> {
 const observed: string[] = [];
 
 /** Runs one probe, records what the meter saw, and returns both. */
-async function measure(t: Topology, label: string, from: NetnsHandle, kind: Kind, host: string,
-  port?: number): Promise<{ result: ProbeResult; moved: Counts }> {
+async function measure(
+  t: Topology,
+  label: string,
+  from: NetnsHandle,
+  kind: Kind,
+  host: string,
+  port?: number,
+): Promise<{ result: ProbeResult; moved: Counts }> {
   let result: ProbeResult = { ok: false };
-  const moved = await rise(t, async () => { result = await probe(from, kind, host, port); });
-  const figures = Object.entries(moved).map(([name, n]) => `${name} +${n}`).join(', ') || 'none';
+  const moved = await rise(t, async () => {
+    result = await probe(from, kind, host, port);
+  });
+  const figures =
+    Object.entries(moved)
+      .map(([name, n]) => `${name} +${n}`)
+      .join(', ') || 'none';
   observed.push(`${label}: ${result.ok ? 'passed' : `blocked (${result.error})`}; ${figures}`);
   return { result, moved };
 }
 
 function blocked(outcome: { result: ProbeResult; moved: Counts }, counter: string, label: string) {
   assert.not.ok(outcome.result.ok, `${label} must fail`);
-  assert.ok((outcome.moved[counter] ?? 0) > 0, `${label}: ${counter} must rise, saw `
-    + JSON.stringify(outcome.moved));
+  assert.ok(
+    (outcome.moved[counter] ?? 0) > 0,
+    `${label}: ${counter} must rise, saw ` + JSON.stringify(outcome.moved),
+  );
 }
 
 function passed(outcome: { result: ProbeResult; moved: Counts }, label: string) {
@@ -316,13 +384,18 @@ test.after(() => {
 
 // ---- the tests ------------------------------------------------------------------------------
 
-it('(a) the host reaches the vault\'s service ports over the veth, and nothing else', async () => {
+it("(a) the host reaches the vault's service ports over the veth, and nothing else", async () => {
   await withTopology(async (t) => {
     await applyBoth(t);
-    passed(await measure(t, 'a host→vault tcp 8080 (service)', t.host, 'tcp', '10.200.1.2', 8080),
-      'the reverse-proxy path');
-    blocked(await measure(t, 'a host→vault tcp 8081 (no service)', t.host, 'tcp', '10.200.1.2',
-      8081), 'vault.drop_in', 'a port that is no service');
+    passed(
+      await measure(t, 'a host→vault tcp 8080 (service)', t.host, 'tcp', '10.200.1.2', 8080),
+      'the reverse-proxy path',
+    );
+    blocked(
+      await measure(t, 'a host→vault tcp 8081 (no service)', t.host, 'tcp', '10.200.1.2', 8081),
+      'vault.drop_in',
+      'a port that is no service',
+    );
   });
 });
 
@@ -331,20 +404,42 @@ it('(b) the vault opens no new TCP, UDP or ICMP to the host, at either layer', a
     const probes: Array<[Kind, number?]> = [['tcp', 2222], ['udp', 53], ['icmp']];
     await applyBoth(t);
     for (const [kind, port] of probes) {
-      blocked(await measure(t, `b vault→host ${kind} (both layers)`, t.vault, kind, '10.200.1.1',
-        port), 'vault.leak_veth', `vault→host ${kind}`);
+      blocked(
+        await measure(t, `b vault→host ${kind} (both layers)`, t.vault, kind, '10.200.1.1', port),
+        'vault.leak_veth',
+        `vault→host ${kind}`,
+      );
     }
 
     assert.ok(await deleteTable(t.vault, 'inet', TABLE));
     for (const [kind, port] of probes) {
-      blocked(await measure(t, `b vault→host ${kind} (host layer only)`, t.vault, kind,
-        '10.200.1.1', port), 'host.leak_input', `vault→host ${kind} with the host layer only`);
+      blocked(
+        await measure(
+          t,
+          `b vault→host ${kind} (host layer only)`,
+          t.vault,
+          kind,
+          '10.200.1.1',
+          port,
+        ),
+        'host.leak_input',
+        `vault→host ${kind} with the host layer only`,
+      );
     }
 
     assert.ok(await deleteTable(t.host, 'inet', TABLE));
     for (const [kind, port] of probes) {
-      passed(await measure(t, `b vault→host ${kind} (no layer, control)`, t.vault, kind,
-        '10.200.1.1', port), `vault→host ${kind} without the firewall`);
+      passed(
+        await measure(
+          t,
+          `b vault→host ${kind} (no layer, control)`,
+          t.vault,
+          kind,
+          '10.200.1.1',
+          port,
+        ),
+        `vault→host ${kind} without the firewall`,
+      );
     }
   });
 });
@@ -354,54 +449,115 @@ it('(c) out through the tunnel only: a default route via the host leaks nothing'
     t.host.sysctlSet('net.ipv4.ip_forward', 1);
     await applyBoth(t);
 
-    const tunnel = await measure(t, 'c vault→provider tcp 80 via tunnel', t.vault, 'tcp',
-      '198.18.1.1', 80);
+    const tunnel = await measure(
+      t,
+      'c vault→provider tcp 80 via tunnel',
+      t.vault,
+      'tcp',
+      '198.18.1.1',
+      80,
+    );
     passed(tunnel, 'the tunnel path');
     assert.ok(tunnel.moved['provider.via_tunnel'] > 0);
     assert.is(tunnel.moved['provider.via_home'], undefined);
 
     await t.vault.routeReplace({
-      destination: 'default', gateway: '10.200.1.1', device: 'veth-vault',
+      destination: 'default',
+      gateway: '10.200.1.1',
+      device: 'veth-vault',
     });
     for (const kind of ['tcp', 'icmp'] as const) {
-      const both = await measure(t, `c vault→provider ${kind} via veth (both layers)`, t.vault,
-        kind, '198.18.1.1', 80);
+      const both = await measure(
+        t,
+        `c vault→provider ${kind} via veth (both layers)`,
+        t.vault,
+        kind,
+        '198.18.1.1',
+        80,
+      );
       blocked(both, 'vault.leak_veth', `${kind} via the veth`);
       assert.is(both.moved['provider.via_home'], undefined, 'nothing reaches the provider');
     }
 
     assert.ok(await deleteTable(t.vault, 'inet', TABLE));
     for (const kind of ['tcp', 'icmp'] as const) {
-      const hostOnly = await measure(t, `c vault→provider ${kind} via veth (host layer only)`,
-        t.vault, kind, '198.18.1.1', 80);
+      const hostOnly = await measure(
+        t,
+        `c vault→provider ${kind} via veth (host layer only)`,
+        t.vault,
+        kind,
+        '198.18.1.1',
+        80,
+      );
       blocked(hostOnly, 'host.leak_forward', `${kind} via the veth with the host layer only`);
       assert.is(hostOnly.moved['provider.via_home'], undefined, 'nothing reaches the provider');
     }
 
     assert.ok(await deleteTable(t.host, 'inet', TABLE));
-    const open = await measure(t, 'c vault→provider tcp 80 via veth (no layer, control)', t.vault,
-      'tcp', '198.18.1.1', 80);
+    const open = await measure(
+      t,
+      'c vault→provider tcp 80 via veth (no layer, control)',
+      t.vault,
+      'tcp',
+      '198.18.1.1',
+      80,
+    );
     passed(open, 'the veth path without the firewall');
     assert.ok(open.moved['provider.via_home'] > 0, 'the meter sees the leak when it is open');
   });
 });
 
-it('(d) name resolution goes only to the tunnel\'s resolver', async () => {
+it("(d) name resolution goes only to the tunnel's resolver", async () => {
   await withTopology(async (t) => {
     await applyBoth(t);
 
-    for (const [kind, port] of [['udp', 53], ['tcp', 53], ['tcp', 853]] as const) {
-      passed(await measure(t, `d vault→resolver ${kind} ${port} via tunnel`, t.vault, kind,
-        '198.18.1.53', port), `the resolver over ${kind} ${port}`);
-      blocked(await measure(t, `d vault→other ${kind} ${port} via tunnel`, t.vault, kind,
-        '198.18.1.99', port), 'vault.leak_dns', `another address over ${kind} ${port}`);
+    for (const [kind, port] of [
+      ['udp', 53],
+      ['tcp', 53],
+      ['tcp', 853],
+    ] as const) {
+      passed(
+        await measure(
+          t,
+          `d vault→resolver ${kind} ${port} via tunnel`,
+          t.vault,
+          kind,
+          '198.18.1.53',
+          port,
+        ),
+        `the resolver over ${kind} ${port}`,
+      );
+      blocked(
+        await measure(
+          t,
+          `d vault→other ${kind} ${port} via tunnel`,
+          t.vault,
+          kind,
+          '198.18.1.99',
+          port,
+        ),
+        'vault.leak_dns',
+        `another address over ${kind} ${port}`,
+      );
     }
-    passed(await measure(t, 'd vault→other tcp 80 via tunnel (control)', t.vault, 'tcp',
-      '198.18.1.99', 80), 'the same address on a port that is not DNS');
+    passed(
+      await measure(
+        t,
+        'd vault→other tcp 80 via tunnel (control)',
+        t.vault,
+        'tcp',
+        '198.18.1.99',
+        80,
+      ),
+      'the same address on a port that is not DNS',
+    );
 
     for (const kind of ['udp', 'tcp'] as const) {
-      blocked(await measure(t, `d vault→host ${kind} 53`, t.vault, kind, '10.200.1.1', 53),
-        'vault.leak_veth', `DNS to the host over ${kind}`);
+      blocked(
+        await measure(t, `d vault→host ${kind} 53`, t.vault, kind, '10.200.1.1', 53),
+        'vault.leak_veth',
+        `DNS to the host over ${kind}`,
+      );
     }
   });
 });
@@ -411,24 +567,82 @@ it('(e) IPv6 fails closed without it on the tunnel; link-local never reaches the
     const linkLocal = 'fe80::1%veth-vault';
     await applyBoth(t, { tunnelHasIpv6: false });
 
-    blocked(await measure(t, 'e vault→provider tcp6 (no v6 on tunnel)', t.vault, 'tcp',
-      '2001:2:1::1', 80), 'vault.leak_ipv6', 'IPv6 through a tunnel without IPv6');
-    blocked(await measure(t, 'e vault→host link-local tcp (both layers)', t.vault, 'tcp',
-      linkLocal, 2222), 'vault.leak_ipv6', 'link-local to the host');
+    blocked(
+      await measure(
+        t,
+        'e vault→provider tcp6 (no v6 on tunnel)',
+        t.vault,
+        'tcp',
+        '2001:2:1::1',
+        80,
+      ),
+      'vault.leak_ipv6',
+      'IPv6 through a tunnel without IPv6',
+    );
+    blocked(
+      await measure(
+        t,
+        'e vault→host link-local tcp (both layers)',
+        t.vault,
+        'tcp',
+        linkLocal,
+        2222,
+      ),
+      'vault.leak_ipv6',
+      'link-local to the host',
+    );
 
     await applyRuleset(t.vault, vaultRuleset(vaultOptions({ tunnelHasIpv6: true })));
-    passed(await measure(t, 'e vault→provider tcp6 (v6 on tunnel, control)', t.vault, 'tcp',
-      '2001:2:1::1', 80), 'IPv6 through a tunnel that has it');
-    blocked(await measure(t, 'e vault→host link-local tcp (v6 on tunnel)', t.vault, 'tcp',
-      linkLocal, 2222), 'vault.leak_veth', 'link-local to the host with IPv6 on the tunnel');
+    passed(
+      await measure(
+        t,
+        'e vault→provider tcp6 (v6 on tunnel, control)',
+        t.vault,
+        'tcp',
+        '2001:2:1::1',
+        80,
+      ),
+      'IPv6 through a tunnel that has it',
+    );
+    blocked(
+      await measure(
+        t,
+        'e vault→host link-local tcp (v6 on tunnel)',
+        t.vault,
+        'tcp',
+        linkLocal,
+        2222,
+      ),
+      'vault.leak_veth',
+      'link-local to the host with IPv6 on the tunnel',
+    );
 
     assert.ok(await deleteTable(t.vault, 'inet', TABLE));
-    blocked(await measure(t, 'e vault→host link-local tcp (host layer only)', t.vault, 'tcp',
-      linkLocal, 2222), 'host.leak_ipv6', 'link-local to the host with the host layer only');
+    blocked(
+      await measure(
+        t,
+        'e vault→host link-local tcp (host layer only)',
+        t.vault,
+        'tcp',
+        linkLocal,
+        2222,
+      ),
+      'host.leak_ipv6',
+      'link-local to the host with the host layer only',
+    );
 
     assert.ok(await deleteTable(t.host, 'inet', TABLE));
-    passed(await measure(t, 'e vault→host link-local tcp (no layer, control)', t.vault, 'tcp',
-      linkLocal, 2222), 'link-local without the firewall');
+    passed(
+      await measure(
+        t,
+        'e vault→host link-local tcp (no layer, control)',
+        t.vault,
+        'tcp',
+        linkLocal,
+        2222,
+      ),
+      'link-local without the firewall',
+    );
   });
 });
 
@@ -441,10 +655,14 @@ it('(f) a script nft refuses leaves the previous table in place', async () => {
     assert.ok(before);
 
     // Valid syntax the kernel refuses (a counter that does not exist), and a plain typo.
-    const unknownCounter = vaultRuleset(vaultOptions({ servicePorts: [9090] }))
-      .replace('counter name leak_dns drop', 'counter name no_such_counter drop');
-    const typo = vaultRuleset(vaultOptions({ servicePorts: [9090] }))
-      .replace('policy drop;', 'policy dorp;');
+    const unknownCounter = vaultRuleset(vaultOptions({ servicePorts: [9090] })).replace(
+      'counter name leak_dns drop',
+      'counter name no_such_counter drop',
+    );
+    const typo = vaultRuleset(vaultOptions({ servicePorts: [9090] })).replace(
+      'policy drop;',
+      'policy dorp;',
+    );
     for (const broken of [unknownCounter, typo]) {
       try {
         await applyRuleset(ns.handle, broken);
@@ -474,7 +692,7 @@ it('(f) a script nft refuses leaves the previous table in place', async () => {
   }
 });
 
-it('(g) re-applying is idempotent and matches the script\'s own fingerprint', async () => {
+it("(g) re-applying is idempotent and matches the script's own fingerprint", async () => {
   const ns = createTestNamespace('fwg');
   try {
     const script = vaultRuleset(vaultOptions());
@@ -491,25 +709,38 @@ it('(g) re-applying is idempotent and matches the script\'s own fingerprint', as
 
     const hostScript = hostRuleset(hostOptions({ tableName: 'netvault-host' }));
     await applyRuleset(ns.handle, hostScript);
-    assert.is(await rulesetFingerprint(ns.handle, 'inet', 'netvault-host'),
-      await expectedFingerprint(ns.handle, hostScript));
+    assert.is(
+      await rulesetFingerprint(ns.handle, 'inet', 'netvault-host'),
+      await expectedFingerprint(ns.handle, hostScript),
+    );
 
     const foreign = await ns.handle.exec('nft', ['add', 'table', 'inet', 'someone_else']);
     assert.is(foreign.exitCode, 0, foreign.stderr);
     const tables = await listNetvaultTables(ns.handle);
-    assert.equal(tables.map((found) => `${found.name} ${found.mark.role}`).sort(),
-      ['netvault-host host', `${TABLE} vault`]);
+    assert.equal(tables.map((found) => `${found.name} ${found.mark.role}`).sort(), [
+      'netvault-host host',
+      `${TABLE} vault`,
+    ]);
 
     const counters = await readCounters(ns.handle, TABLE);
-    assert.equal(Object.keys(counters).sort(),
-      ['drop_in', 'leak_dns', 'leak_forward', 'leak_ipv6', 'leak_out', 'leak_veth']);
+    assert.equal(Object.keys(counters).sort(), [
+      'drop_in',
+      'leak_dns',
+      'leak_forward',
+      'leak_ipv6',
+      'leak_out',
+      'leak_veth',
+    ]);
 
     assert.is(await deleteTable(ns.handle, 'inet', TABLE), true);
     assert.is(await deleteTable(ns.handle, 'inet', TABLE), false);
     assert.is(await readTable(ns.handle, 'inet', TABLE), undefined);
     assert.is(await rulesetFingerprint(ns.handle, 'inet', TABLE), undefined);
     const left = await listNetvaultTables(ns.handle);
-    assert.equal(left.map((found) => found.name), ['netvault-host']);
+    assert.equal(
+      left.map((found) => found.name),
+      ['netvault-host'],
+    );
     assert.ok(await readTable(ns.handle, 'inet', 'someone_else'), 'a foreign table is left alone');
   } finally {
     ns.dispose();

@@ -4,9 +4,21 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ExecOptions, ExecResult } from '@netvault/netns';
 import {
-  FirewallError, applyRuleset, deleteTable, formatTableMark, hostRuleset, listNetvaultTables,
-  parseTableMark, readCounters, readTable, scriptTable, tableFingerprint, vaultRuleset,
-  type CommandRunner, type HostRulesetOptions, type VaultRulesetOptions,
+  FirewallError,
+  applyRuleset,
+  deleteTable,
+  formatTableMark,
+  hostRuleset,
+  listNetvaultTables,
+  parseTableMark,
+  readCounters,
+  readTable,
+  scriptTable,
+  tableFingerprint,
+  vaultRuleset,
+  type CommandRunner,
+  type HostRulesetOptions,
+  type VaultRulesetOptions,
 } from '../src/firewall.ts';
 
 const vaultOptions: VaultRulesetOptions = {
@@ -64,7 +76,10 @@ test('the vault script replaces its table in one transaction and marks it', () =
   }
   const counters = ['leak_out', 'leak_veth', 'leak_dns', 'leak_ipv6', 'leak_forward', 'drop_in'];
   for (const counter of counters) {
-    assert.ok(all.some((line) => line.startsWith(`counter ${counter} {`)), counter);
+    assert.ok(
+      all.some((line) => line.startsWith(`counter ${counter} {`)),
+      counter,
+    );
   }
 });
 
@@ -106,17 +121,30 @@ test('tunnelHasIpv6 lifts the IPv6 drop and admits neighbour discovery on the tu
 
 test('servicePorts narrows what the host may open; without it any TCP port from the host', () => {
   const any = chain(vaultRuleset(vaultOptions), 'input_veth');
-  assert.ok(any.includes('ip saddr 10.200.1.1 ip daddr 10.200.1.2 meta l4proto tcp ct state new accept'));
-  const some = chain(vaultRuleset({ ...vaultOptions, servicePorts: [8989, 7878, 8989] }), 'input_veth');
-  assert.ok(some.includes(
-    'ip saddr 10.200.1.1 ip daddr 10.200.1.2 tcp dport { 7878, 8989 } ct state new accept'));
+  assert.ok(
+    any.includes('ip saddr 10.200.1.1 ip daddr 10.200.1.2 meta l4proto tcp ct state new accept'),
+  );
+  const some = chain(
+    vaultRuleset({ ...vaultOptions, servicePorts: [8989, 7878, 8989] }),
+    'input_veth',
+  );
+  assert.ok(
+    some.includes(
+      'ip saddr 10.200.1.1 ip daddr 10.200.1.2 tcp dport { 7878, 8989 } ct state new accept',
+    ),
+  );
   assert.equal(chain(vaultRuleset({ ...vaultOptions, servicePorts: [] }), 'input_veth'), any);
 });
 
 test('names and addresses land where they belong, canonical', () => {
   const script = vaultRuleset({
-    ...vaultOptions, vaultName: 'v2', tableName: 'nv_custom', tunnelInterface: 'wg0',
-    vethInterface: 'vv0', hostVethAddress: '10.9.0.1', vaultVethAddress: '10.9.0.2',
+    ...vaultOptions,
+    vaultName: 'v2',
+    tableName: 'nv_custom',
+    tunnelInterface: 'wg0',
+    vethInterface: 'vv0',
+    hostVethAddress: '10.9.0.1',
+    vaultVethAddress: '10.9.0.2',
     dnsServers: ['2001:0002:0001:0000:0000:0000:0000:0053', '10.64.0.1', '10.64.0.1'],
   });
   assert.equal(scriptTable(script), { family: 'inet', name: 'nv_custom' });
@@ -160,8 +188,8 @@ test('the host opens only the ports it names to the vault', () => {
 });
 
 test('options that could carry nft syntax or make no sense are refused', () => {
-  const v = (patch: Partial<VaultRulesetOptions>) =>
-    () => vaultRuleset({ ...vaultOptions, ...patch });
+  const v = (patch: Partial<VaultRulesetOptions>) => () =>
+    vaultRuleset({ ...vaultOptions, ...patch });
   const h = (patch: Partial<HostRulesetOptions>) => () => hostRuleset({ ...hostOptions, ...patch });
   refuses(v({ tunnelInterface: 'a-name-of-16-chr' }), /tunnel interface.*1 to 15/);
   refuses(v({ tunnelInterface: 'wg0" accept #' }), /tunnel interface/);
@@ -192,7 +220,7 @@ test('options that could carry nft syntax or make no sense are refused', () => {
   refuses(h({ hostUdpPorts: [70000] }), /host UDP ports/);
 });
 
-test('table marks round-trip and foreign comments are not netvault\'s', () => {
+test("table marks round-trip and foreign comments are not netvault's", () => {
   const mark = { vault: 'media-vault', role: 'host' as const };
   assert.equal(parseTableMark(formatTableMark(mark)), mark);
   assert.is(parseTableMark('netvault:vault=media-vault'), undefined);
@@ -210,8 +238,12 @@ function fakeNft(answers: Array<Partial<ExecResult>>) {
       calls.push({ args, input: options.input });
       const answer = answers.shift() ?? {};
       return {
-        command: [command, ...args].join(' '), exitCode: 0, signal: undefined, stdout: '',
-        stderr: '', ...answer,
+        command: [command, ...args].join(' '),
+        exitCode: 0,
+        signal: undefined,
+        stdout: '',
+        stderr: '',
+        ...answer,
       };
     },
   };
@@ -222,11 +254,15 @@ test('applyRuleset checks before it applies and stops at a failed check', async 
   const script = vaultRuleset(vaultOptions);
   const ok = fakeNft([{}, {}]);
   await applyRuleset(ok.runner, script);
-  assert.equal(ok.calls.map((call) => call.args), [['-f', '-']]);
+  assert.equal(
+    ok.calls.map((call) => call.args),
+    [['-f', '-']],
+  );
   assert.is(ok.calls[0].input, script);
 
   const broken = `${script}\ntable inet netvault-media-vault {\n\tchain c {\n\t\tbogus\n\t}\n}\n`;
-  const stderr = '/dev/stdin:59:3-7: Error: syntax error, unexpected string\n\t\tbogus\n\t\t^^^^^\n';
+  const stderr =
+    '/dev/stdin:59:3-7: Error: syntax error, unexpected string\n\t\tbogus\n\t\t^^^^^\n';
   const failing = fakeNft([{ exitCode: 1, stderr }]);
   try {
     await applyRuleset(failing.runner, broken);
@@ -249,10 +285,19 @@ const listing = {
   nftables: [
     { metainfo: { version: '1.0.6', json_schema_version: 1 } },
     { table: { family: 'inet', name: 't', handle: 7 } },
-    { counter: { family: 'inet', name: 'leak_out', table: 't', handle: 3, packets: 5, bytes: 420 } },
+    {
+      counter: { family: 'inet', name: 'leak_out', table: 't', handle: 3, packets: 5, bytes: 420 },
+    },
     { chain: { family: 'inet', table: 't', name: 'output', handle: 1, policy: 'drop' } },
-    { rule: { family: 'inet', table: 't', chain: 'output', handle: 9,
-      expr: [{ counter: { packets: 2, bytes: 80 } }, { counter: 'leak_out' }, { drop: null }] } },
+    {
+      rule: {
+        family: 'inet',
+        table: 't',
+        chain: 'output',
+        handle: 9,
+        expr: [{ counter: { packets: 2, bytes: 80 } }, { counter: 'leak_out' }, { drop: null }],
+      },
+    },
   ],
 };
 
@@ -269,14 +314,20 @@ test('readTable parses JSON, takes the comment from text, fingerprints without c
   const later = structuredClone(listing);
   (later.nftables[2].counter as { packets: number }).packets = 500;
   (later.nftables[1].table as { handle: number }).handle = 12;
-  const again = await readTable(fakeNft([{ stdout: JSON.stringify(later) }, { stdout: text }]).runner,
-    'inet', 't');
+  const again = await readTable(
+    fakeNft([{ stdout: JSON.stringify(later) }, { stdout: text }]).runner,
+    'inet',
+    't',
+  );
   assert.is(tableFingerprint(again!), tableFingerprint(table));
 
   const changed = structuredClone(listing);
   (changed.nftables[3].chain as { policy: string }).policy = 'accept';
-  const other = await readTable(fakeNft([{ stdout: JSON.stringify(changed) }, { stdout: text }]).runner,
-    'inet', 't');
+  const other = await readTable(
+    fakeNft([{ stdout: JSON.stringify(changed) }, { stdout: text }]).runner,
+    'inet',
+    't',
+  );
   assert.is.not(tableFingerprint(other!), tableFingerprint(table));
 });
 
@@ -305,7 +356,7 @@ test('table names given to nft calls are checked too', async () => {
   }
 });
 
-test('listNetvaultTables keeps only tables marked as netvault\'s', async () => {
+test("listNetvaultTables keeps only tables marked as netvault's", async () => {
   const ruleset = [
     'table inet filter {',
     '\tchain input {',
@@ -320,10 +371,14 @@ test('listNetvaultTables keeps only tables marked as netvault\'s', async () => {
     '}',
   ].join('\n');
   const found = await listNetvaultTables(fakeNft([{ stdout: ruleset }]).runner);
-  assert.equal(found, [{
-    family: 'inet', name: 'netvault-media-vault',
-    comment: 'netvault:vault=media-vault,role=host', mark: { vault: 'media-vault', role: 'host' },
-  }]);
+  assert.equal(found, [
+    {
+      family: 'inet',
+      name: 'netvault-media-vault',
+      comment: 'netvault:vault=media-vault,role=host',
+      mark: { vault: 'media-vault', role: 'host' },
+    },
+  ]);
 });
 
 test.run();

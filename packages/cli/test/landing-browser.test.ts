@@ -10,11 +10,17 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startLandingZone, type LandingRequestEntry, type LandingZone } from '../src/landing.ts';
 import {
-  brokenConf, brokenLine, makeDirs, providerConf, repoRoot, type Dirs,
+  brokenConf,
+  brokenLine,
+  makeDirs,
+  providerConf,
+  repoRoot,
+  type Dirs,
 } from './fixtures/landing/helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? undefined
+const skip = existsSync(CHROMIUM)
+  ? undefined
   : `${CHROMIUM} is missing (apt-get install chromium; scripts/setup.sh does)`;
 if (skip) console.log(`landing page browser tests skipped: ${skip}`);
 const it = skip ? test.skip : test;
@@ -34,16 +40,29 @@ test.before(async () => {
   if (skip) return;
   dirs = makeDirs();
   zone = await startLandingZone({
-    listen: '127.0.0.1:0', landingDir: dirs.landing, keyDir: dirs.keyDir,
-    configDir: dirs.configDir, watch: false,
-    log: (entry) => { if (entry.kind === 'request') requests.push(entry); },
+    listen: '127.0.0.1:0',
+    landingDir: dirs.landing,
+    keyDir: dirs.keyDir,
+    configDir: dirs.configDir,
+    watch: false,
+    log: (entry) => {
+      if (entry.kind === 'request') requests.push(entry);
+    },
   });
   profile = mkdtempSync(join(tmpdir(), 'nv-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: phone,
     deviceScaleFactor: 2,
   });
@@ -77,42 +96,48 @@ it('the page renders with nothing blocked by its policy', async () => {
     assert.is(await page.title(), 'netvault · landing zone');
     assert.ok(await page.isVisible('text=Drop a WireGuard'));
     assert.ok(await page.isVisible('label.button'));
-    const width = await page.evaluate('document.documentElement.scrollWidth') as number;
+    const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
     assert.ok(width <= phone.width, `no sideways scrolling on a phone (${width}px)`);
-    await page.screenshot({ path: join(artifacts, 'landing-zone-empty-phone.png'),
-      fullPage: true });
+    await page.screenshot({
+      path: join(artifacts, 'landing-zone-empty-phone.png'),
+      fullPage: true,
+    });
     assert.equal(problems, []);
   } finally {
     await page.close();
   }
 });
 
-it('a file from the picker is ingested and its public parameters shown, never the key',
-  async () => {
-    const page = await openPage();
-    try {
-      const provider = providerConf();
-      await page.setInputFiles('#file', { name: 'nl-ams-01.conf', mimeType: 'text/plain',
-        buffer: Buffer.from(provider.text) });
-      const card = page.locator('.card.ok');
-      await card.waitFor({ timeout: 10_000 });
-      const text = await card.innerText();
-      assert.match(text, /Ingested nl-ams-01\.conf/);
-      assert.match(text, /10\.34\.0\.7\/32, fd7d:76ee:e68f:a993::7\/128/);
-      assert.match(text, /198\.18\.0\.53, 2001:db8::53/);
-      assert.match(text, /198\.18\.10\.20:51820/);
-      assert.ok(text.includes(provider.peerKey));
-      assert.match(text, /0600/);
-      const html = await page.content();
-      assert.not.ok(html.includes(provider.privateKey), 'the private key is not on the page');
-      assert.not.ok(html.includes(provider.presharedKey));
-      await page.screenshot({ path: join(artifacts, 'landing-zone-ingested-phone.png'),
-        fullPage: true });
-      assert.equal(problems, []);
-    } finally {
-      await page.close();
-    }
-  });
+it('a file from the picker is ingested and its public parameters shown, never the key', async () => {
+  const page = await openPage();
+  try {
+    const provider = providerConf();
+    await page.setInputFiles('#file', {
+      name: 'nl-ams-01.conf',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(provider.text),
+    });
+    const card = page.locator('.card.ok');
+    await card.waitFor({ timeout: 10_000 });
+    const text = await card.innerText();
+    assert.match(text, /Ingested nl-ams-01\.conf/);
+    assert.match(text, /10\.34\.0\.7\/32, fd7d:76ee:e68f:a993::7\/128/);
+    assert.match(text, /198\.18\.0\.53, 2001:db8::53/);
+    assert.match(text, /198\.18\.10\.20:51820/);
+    assert.ok(text.includes(provider.peerKey));
+    assert.match(text, /0600/);
+    const html = await page.content();
+    assert.not.ok(html.includes(provider.privateKey), 'the private key is not on the page');
+    assert.not.ok(html.includes(provider.presharedKey));
+    await page.screenshot({
+      path: join(artifacts, 'landing-zone-ingested-phone.png'),
+      fullPage: true,
+    });
+    assert.equal(problems, []);
+  } finally {
+    await page.close();
+  }
+});
 
 it('a file dropped on the zone is ingested too', async () => {
   const page = await openPage(desktop);
@@ -138,16 +163,21 @@ it('a file dropped on the zone is ingested too', async () => {
 it('a broken file shows the line number and the reason', async () => {
   const page = await openPage();
   try {
-    await page.setInputFiles('#file', { name: 'broken.conf', mimeType: 'text/plain',
-      buffer: Buffer.from(brokenConf().text) });
+    await page.setInputFiles('#file', {
+      name: 'broken.conf',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(brokenConf().text),
+    });
     const card = page.locator('.card.bad');
     await card.waitFor({ timeout: 10_000 });
     const text = await card.innerText();
     assert.match(text, /Refused broken\.conf/);
     assert.match(text, new RegExp(`Line ${brokenLine}, PersistentKeepalive`));
     assert.match(text, new RegExp(`broken\\.conf:${brokenLine}: PersistentKeepalive: expected`));
-    await page.screenshot({ path: join(artifacts, 'landing-zone-refused-phone.png'),
-      fullPage: true });
+    await page.screenshot({
+      path: join(artifacts, 'landing-zone-refused-phone.png'),
+      fullPage: true,
+    });
     assert.equal(problems, []);
   } finally {
     await page.close();
@@ -158,8 +188,11 @@ it('a file over 64 KiB is stopped in the page, before it is sent', async () => {
   const page = await openPage();
   try {
     const before = requests.filter((e) => e.path === '/upload').length;
-    await page.setInputFiles('#file', { name: 'huge.conf', mimeType: 'text/plain',
-      buffer: Buffer.alloc(70_000, 0x23) });
+    await page.setInputFiles('#file', {
+      name: 'huge.conf',
+      mimeType: 'text/plain',
+      buffer: Buffer.alloc(70_000, 0x23),
+    });
     await page.locator('.card.bad').waitFor({ timeout: 10_000 });
     assert.match(await page.locator('.card.bad').innerText(), /Too large/);
     assert.is(requests.filter((e) => e.path === '/upload').length, before);

@@ -11,10 +11,16 @@ import * as assert from 'uvu/assert';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import {
-  privilegedSkipReason, withTestNamespaces, type TestNamespace,
+  privilegedSkipReason,
+  withTestNamespaces,
+  type TestNamespace,
 } from '@netvault/netns/testing';
 import {
-  fixtureDir, makeDirs, providerConf, repoRoot, type Dirs,
+  fixtureDir,
+  makeDirs,
+  providerConf,
+  repoRoot,
+  type Dirs,
 } from './fixtures/landing/helpers.ts';
 
 const skip = privilegedSkipReason();
@@ -30,7 +36,10 @@ async function wire(server: TestNamespace, client: TestNamespace): Promise<void>
   await server.handle.addrAdd('lz-srv', `${SERVER}/24`, { noDad: true });
   await client.handle.addrAdd('lz-cli', `${CLIENT}/24`, { noDad: true });
   await client.handle.addrAdd('lz-cli', `${OTHER_CLIENT}/24`, { noDad: true });
-  for (const [ns, link] of [[server, 'lz-srv'], [client, 'lz-cli']] as const) {
+  for (const [ns, link] of [
+    [server, 'lz-srv'],
+    [client, 'lz-cli'],
+  ] as const) {
     await ns.handle.linkSetUp('lo');
     await ns.handle.linkSetUp(link);
   }
@@ -45,11 +54,24 @@ interface Served {
 
 /** Starts `netvault landing-zone ARGS…` in `ns` and waits for its "serving" line. */
 async function serve(ns: TestNamespace, dirs: Dirs, args: string[]): Promise<Served> {
-  const child = ns.handle.spawn(process.execPath, [
-    '--conditions=source', '--import', 'tsx', join(repoRoot, 'packages/cli/src/netvault.ts'),
-    'landing-zone', '--landing', dirs.landing, '--key-dir', dirs.keyDir,
-    '--config-dir', dirs.configDir, ...args,
-  ], { cwd: repoRoot, reject: false, stdout: 'ignore', stderr: 'pipe', buffer: false });
+  const child = ns.handle.spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      join(repoRoot, 'packages/cli/src/netvault.ts'),
+      'landing-zone',
+      '--landing',
+      dirs.landing,
+      '--key-dir',
+      dirs.keyDir,
+      '--config-dir',
+      dirs.configDir,
+      ...args,
+    ],
+    { cwd: repoRoot, reject: false, stdout: 'ignore', stderr: 'pipe', buffer: false },
+  );
 
   const lines: string[] = [];
   const waiting: { pattern: RegExp; resolve: (line: string) => void }[] = [];
@@ -68,12 +90,21 @@ async function serve(ns: TestNamespace, dirs: Dirs, args: string[]): Promise<Ser
     offer();
   });
 
-  const next = (pattern: RegExp) => new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no line like ${pattern} in:\n${lines.join('\n')}`)), 20_000);
-    waiting.push({ pattern, resolve: (line) => { clearTimeout(timer); resolve(line); } });
-    offer();
-  });
+  const next = (pattern: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no line like ${pattern} in:\n${lines.join('\n')}`)),
+        20_000,
+      );
+      waiting.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      offer();
+    });
   const stop = async () => {
     child.kill('SIGTERM');
     await child;
@@ -95,13 +126,17 @@ interface Reply {
 }
 
 async function fetchFrom(ns: TestNamespace, spec: Record<string, unknown>): Promise<Reply> {
-  const result = await ns.handle.exec(process.execPath,
-    [join(fixtureDir, 'request.mjs'), JSON.stringify(spec)], { timeoutMs: 20_000 });
+  const result = await ns.handle.exec(
+    process.execPath,
+    [join(fixtureDir, 'request.mjs'), JSON.stringify(spec)],
+    { timeoutMs: 20_000 },
+  );
   return JSON.parse(result.stdout.trim() || `{"error":${JSON.stringify(result.stderr)}}`);
 }
 
-async function scenario(fn: (server: TestNamespace, client: TestNamespace, dirs: Dirs) =>
-  Promise<void>): Promise<void> {
+async function scenario(
+  fn: (server: TestNamespace, client: TestNamespace, dirs: Dirs) => Promise<void>,
+): Promise<void> {
   const dirs = makeDirs();
   try {
     await withTestNamespaces(['lzsrv', 'lzcli'], async (server, client) => {
@@ -120,17 +155,27 @@ it('a client outside the default local ranges gets 403, logged with its address'
       const page = await fetchFrom(client, { host: SERVER, port: 10023 });
       assert.is(page.status, 403);
       assert.is(page.text, `403 forbidden: ${CLIENT}: not in the allowed ranges\n`);
-      assert.is(await zone.next(/ 403 /),
-        `landing-zone: ${CLIENT} GET / 403 forbidden: ${CLIENT}: not in the allowed ranges`);
+      assert.is(
+        await zone.next(/ 403 /),
+        `landing-zone: ${CLIENT} GET / 403 forbidden: ${CLIENT}: not in the allowed ranges`,
+      );
 
-      const spoofed = await fetchFrom(client, { host: SERVER, port: 10023,
-        headers: { 'x-forwarded-for': '127.0.0.1' } });
+      const spoofed = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        headers: { 'x-forwarded-for': '127.0.0.1' },
+      });
       assert.is(spoofed.status, 403, 'a header from an untrusted client changes nothing');
       await zone.next(new RegExp(`^landing-zone: ${CLIENT.replace(/\./g, '\\.')} GET / 403`));
 
-      const uploaded = await fetchFrom(client, { host: SERVER, port: 10023, path: '/upload',
-        method: 'POST', body: providerConf().text,
-        headers: { 'content-type': 'application/octet-stream', 'x-forwarded-for': '127.0.0.1' } });
+      const uploaded = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        path: '/upload',
+        method: 'POST',
+        body: providerConf().text,
+        headers: { 'content-type': 'application/octet-stream', 'x-forwarded-for': '127.0.0.1' },
+      });
       assert.is(uploaded.status, 403);
       await zone.next(/POST \/upload 403 forbidden/);
       assert.equal(dirs.files(), [], 'nothing written');
@@ -142,24 +187,42 @@ it('a client outside the default local ranges gets 403, logged with its address'
 
 it('the same client on the list reaches the page and uploads; others stay out', async () => {
   await scenario(async (server, client, dirs) => {
-    const zone = await serve(server, dirs, ['--listen', `${SERVER}:10023`,
-      '--allow', `${CLIENT}/32,10.0.0.0/8`]);
+    const zone = await serve(server, dirs, [
+      '--listen',
+      `${SERVER}:10023`,
+      '--allow',
+      `${CLIENT}/32,10.0.0.0/8`,
+    ]);
     try {
       const page = await fetchFrom(client, { host: SERVER, port: 10023 });
       assert.is(page.status, 200);
       const token = /name="netvault-token" content="([^"]+)"/.exec(page.text!)![1];
 
       const provider = providerConf();
-      const uploaded = await fetchFrom(client, { host: SERVER, port: 10023, path: '/upload',
-        method: 'POST', body: provider.text, headers: { 'content-type': 'application/octet-stream',
-          'x-netvault-token': token, 'x-netvault-filename': 'privado.conf' } });
+      const uploaded = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        path: '/upload',
+        method: 'POST',
+        body: provider.text,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'x-netvault-token': token,
+          'x-netvault-filename': 'privado.conf',
+        },
+      });
       assert.is(uploaded.status, 200, uploaded.text);
       assert.is(JSON.parse(uploaded.text!).tunnel.peers[0].publicKey, provider.peerKey);
-      assert.match(await zone.next(/POST \/upload 200/),
-        /^landing-zone: 198\.18\.77\.2 POST \/upload 200 ingested "privado\.conf" as .*upload-/);
+      assert.match(
+        await zone.next(/POST \/upload 200/),
+        /^landing-zone: 198\.18\.77\.2 POST \/upload 200 ingested "privado\.conf" as .*upload-/,
+      );
 
-      const other = await fetchFrom(client, { host: SERVER, port: 10023,
-        localAddress: OTHER_CLIENT });
+      const other = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        localAddress: OTHER_CLIENT,
+      });
       assert.is(other.status, 403);
       await zone.next(new RegExp(`${OTHER_CLIENT.replace(/\./g, '\\.')} GET / 403`));
     } finally {
@@ -174,11 +237,13 @@ it('on a dual-stack socket the client is ::ffff:198.18.77.2 and is checked as IP
     try {
       const page = await fetchFrom(client, { host: SERVER, port: 10024 });
       assert.is(page.status, 200);
-      assert.is(await zone.next(/ GET \/ /),
-        `landing-zone: ::ffff:${CLIENT} GET / 200 page`);
+      assert.is(await zone.next(/ GET \/ /), `landing-zone: ::ffff:${CLIENT} GET / 200 page`);
 
-      const other = await fetchFrom(client, { host: SERVER, port: 10024,
-        localAddress: OTHER_CLIENT });
+      const other = await fetchFrom(client, {
+        host: SERVER,
+        port: 10024,
+        localAddress: OTHER_CLIENT,
+      });
       assert.is(other.status, 403);
       assert.is(other.text, `403 forbidden: ::ffff:${OTHER_CLIENT}: not in the allowed ranges\n`);
     } finally {
@@ -189,24 +254,44 @@ it('on a dual-stack socket the client is ::ffff:198.18.77.2 and is checked as IP
 
 it('X-Forwarded-For counts only from the trusted proxy address', async () => {
   await scenario(async (server, client, dirs) => {
-    const zone = await serve(server, dirs, ['--listen', `${SERVER}:10023`,
-      '--allow', '192.168.0.0/16', '--trusted-proxy', `${CLIENT}/32`]);
+    const zone = await serve(server, dirs, [
+      '--listen',
+      `${SERVER}:10023`,
+      '--allow',
+      '192.168.0.0/16',
+      '--trusted-proxy',
+      `${CLIENT}/32`,
+    ]);
     try {
-      const viaProxy = await fetchFrom(client, { host: SERVER, port: 10023,
-        headers: { 'x-forwarded-for': '198.18.0.9, 192.168.2.10' } });
+      const viaProxy = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        headers: { 'x-forwarded-for': '198.18.0.9, 192.168.2.10' },
+      });
       assert.is(viaProxy.status, 200);
-      assert.is(await zone.next(/ GET \/ 200/),
-        `landing-zone: 192.168.2.10 via ${CLIENT} GET / 200 page`);
+      assert.is(
+        await zone.next(/ GET \/ 200/),
+        `landing-zone: 192.168.2.10 via ${CLIENT} GET / 200 page`,
+      );
 
-      const spoofed = await fetchFrom(client, { host: SERVER, port: 10023,
-        localAddress: OTHER_CLIENT, headers: { 'x-forwarded-for': '192.168.2.10' } });
+      const spoofed = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        localAddress: OTHER_CLIENT,
+        headers: { 'x-forwarded-for': '192.168.2.10' },
+      });
       assert.is(spoofed.status, 403);
-      assert.is(await zone.next(/ GET \/ 403/),
+      assert.is(
+        await zone.next(/ GET \/ 403/),
         `landing-zone: ${OTHER_CLIENT} GET / 403 forbidden (X-Forwarded-For ignored: not from a ` +
-        `trusted proxy): ${OTHER_CLIENT}: not in the allowed ranges`);
+          `trusted proxy): ${OTHER_CLIENT}: not in the allowed ranges`,
+      );
 
-      const proxiedOutsider = await fetchFrom(client, { host: SERVER, port: 10023,
-        headers: { 'x-forwarded-for': '192.168.2.10, 198.18.0.9' } });
+      const proxiedOutsider = await fetchFrom(client, {
+        host: SERVER,
+        port: 10023,
+        headers: { 'x-forwarded-for': '192.168.2.10, 198.18.0.9' },
+      });
       assert.is(proxiedOutsider.status, 403);
     } finally {
       await zone.stop();

@@ -4,7 +4,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RateLimiter } from '../src/landing-limit.ts';
 import {
-  LandingAccess, crossSiteRefusal, displayName, hostOf, isAcceptedHost,
+  LandingAccess,
+  crossSiteRefusal,
+  displayName,
+  hostOf,
+  isAcceptedHost,
 } from '../src/landing-guard.ts';
 import { parseListen } from '../src/landing.ts';
 import { escapeHtml, landingPage } from '../src/landing-page.ts';
@@ -60,8 +64,15 @@ test('rate limit: bad options are refused', () => {
 
 test('access: the local preset by default, on the peer address', () => {
   const access = new LandingAccess();
-  for (const peer of ['127.0.0.1', '::1', '192.168.2.10', '100.100.1.1', 'fd7a:115c:a1e0::1',
-    '::ffff:10.1.2.3', 'fe80::1%eth0']) {
+  for (const peer of [
+    '127.0.0.1',
+    '::1',
+    '192.168.2.10',
+    '100.100.1.1',
+    'fd7a:115c:a1e0::1',
+    '::ffff:10.1.2.3',
+    'fe80::1%eth0',
+  ]) {
     assert.ok(access.decide(requestFrom(peer)).allowed, peer);
   }
   const outside = access.decide(requestFrom('198.18.0.2'));
@@ -86,8 +97,9 @@ test('access: X-Forwarded-For from a peer that is not a trusted proxy is ignored
 
 test('access: behind a trusted proxy, the rightmost entry by default', () => {
   const access = new LandingAccess({ allow: ['192.168.0.0/16'], trustedProxies: ['127.0.0.1'] });
-  const proxied = access.decide(requestFrom('::ffff:127.0.0.1',
-    { 'x-forwarded-for': '198.18.0.9, 192.168.2.10' }));
+  const proxied = access.decide(
+    requestFrom('::ffff:127.0.0.1', { 'x-forwarded-for': '198.18.0.9, 192.168.2.10' }),
+  );
   assert.ok(proxied.allowed);
   assert.is(proxied.client, '192.168.2.10');
   assert.is(proxied.proxied, true);
@@ -103,14 +115,20 @@ test('access: behind a trusted proxy, the rightmost entry by default', () => {
 
 test('access: depth and excluded IPs pick the entry Traefik would', () => {
   const headers = { 'x-forwarded-for': '192.168.2.10, 198.18.0.9, 10.0.0.5' };
-  const depth = new LandingAccess({ allow: ['192.168.0.0/16'], trustedProxies: ['127.0.0.1'],
-    depth: 3 });
+  const depth = new LandingAccess({
+    allow: ['192.168.0.0/16'],
+    trustedProxies: ['127.0.0.1'],
+    depth: 3,
+  });
   assert.is(depth.decide(requestFrom('127.0.0.1', headers)).client, '192.168.2.10');
   const tooDeep = new LandingAccess({ trustedProxies: ['127.0.0.1'], depth: 4 });
   assert.is(tooDeep.decide(requestFrom('127.0.0.1', headers)).allowed, false);
 
-  const excluded = new LandingAccess({ allow: ['198.18.0.0/15'], trustedProxies: ['127.0.0.1'],
-    excludedIPs: ['10.0.0.0/8'] });
+  const excluded = new LandingAccess({
+    allow: ['198.18.0.0/15'],
+    trustedProxies: ['127.0.0.1'],
+    excludedIPs: ['10.0.0.0/8'],
+  });
   assert.is(excluded.decide(requestFrom('127.0.0.1', headers)).client, '198.18.0.9');
   assert.throws(() => new LandingAccess({ depth: 1 }), /trustedProxies/);
 });
@@ -136,10 +154,21 @@ test('cross-site: the token, and same-origin when the browser says where it come
   const token = 'T0ken';
   const base = { host: '127.0.0.1:10023', 'x-netvault-token': token };
   assert.is(crossSiteRefusal(base, token), undefined, 'curl sends neither Origin nor Sec-Fetch');
-  assert.is(crossSiteRefusal({ ...base, origin: 'http://127.0.0.1:10023',
-    'sec-fetch-site': 'same-origin' }, token), undefined);
-  assert.is(crossSiteRefusal({ ...base, host: 'landing.home.lan',
-    origin: 'https://landing.home.lan' }, token), undefined, 'behind a TLS proxy');
+  assert.is(
+    crossSiteRefusal(
+      { ...base, origin: 'http://127.0.0.1:10023', 'sec-fetch-site': 'same-origin' },
+      token,
+    ),
+    undefined,
+  );
+  assert.is(
+    crossSiteRefusal(
+      { ...base, host: 'landing.home.lan', origin: 'https://landing.home.lan' },
+      token,
+    ),
+    undefined,
+    'behind a TLS proxy',
+  );
 
   assert.match(crossSiteRefusal({ ...base, 'sec-fetch-site': 'cross-site' }, token)!, /cross-site/);
   assert.match(crossSiteRefusal({ ...base, 'sec-fetch-site': 'same-site' }, token)!, /same-site/);
@@ -165,8 +194,10 @@ test('file names: only shown, cut to a harmless last component', () => {
 });
 
 test('upload names are chosen by the server', () => {
-  assert.is(uploadName(new Date('2025-01-02T03:04:05.678Z'), 'a1b2c3d4e5f6'),
-    'upload-20250102T030405Z-a1b2c3d4e5f6.conf');
+  assert.is(
+    uploadName(new Date('2025-01-02T03:04:05.678Z'), 'a1b2c3d4e5f6'),
+    'upload-20250102T030405Z-a1b2c3d4e5f6.conf',
+  );
   assert.match(uploadName(), /^upload-\d{8}T\d{6}Z-[0-9a-f]{12}\.conf$/);
   assert.is.not(uploadName(), uploadName());
 });
@@ -175,15 +206,26 @@ test('listen address: ADDR:PORT with an IP literal', () => {
   assert.equal(parseListen('127.0.0.1:10023'), { host: '127.0.0.1', port: 10023 });
   assert.equal(parseListen('[::]:10023'), { host: '::', port: 10023 });
   assert.equal(parseListen('0.0.0.0:0'), { host: '0.0.0.0', port: 0 });
-  for (const bad of ['127.0.0.1', 'localhost:10023', '::1:10023', '127.0.0.1:65536',
-    '127.0.0.1:http', '127.0.0.1:', '[::1]']) {
+  for (const bad of [
+    '127.0.0.1',
+    'localhost:10023',
+    '::1:10023',
+    '127.0.0.1:65536',
+    '127.0.0.1:http',
+    '127.0.0.1:',
+    '[::1]',
+  ]) {
     assert.throws(() => parseListen(bad), /ADDR:PORT/, bad);
   }
 });
 
 test('page: the token and host are escaped, and no external resource is named', () => {
-  const page = landingPage({ token: 'abc', nonce: 'n0nce', maxBytes: 65536,
-    host: '127.0.0.1:10023"><script>' });
+  const page = landingPage({
+    token: 'abc',
+    nonce: 'n0nce',
+    maxBytes: 65536,
+    host: '127.0.0.1:10023"><script>',
+  });
   assert.ok(page.includes('<meta name="netvault-token" content="abc">'));
   assert.not.ok(page.includes('"><script>'));
   assert.ok(page.includes('&#34;&#62;&#60;script&#62;'));
@@ -195,19 +237,48 @@ test('page: the token and host are escaped, and no external resource is named', 
 
 test('log lines: one per decision, with the address', () => {
   const base = { kind: 'request' as const, method: 'GET', path: '/', proxied: false };
-  assert.is(formatLandingEntry({ ...base, status: 403, outcome: 'forbidden', peer: '198.18.0.2',
-    client: '198.18.0.2', reason: '198.18.0.2: not in the allowed ranges' }),
-  'landing-zone: 198.18.0.2 GET / 403 forbidden: 198.18.0.2: not in the allowed ranges');
-  assert.is(formatLandingEntry({ ...base, method: 'POST', path: '/upload', status: 200,
-    outcome: 'ingested', peer: '127.0.0.1', client: '192.168.2.10', proxied: true,
-    name: 'nl "1".conf', file: '/run/netvault/landing/upload-x.conf' }),
-  'landing-zone: 192.168.2.10 via 127.0.0.1 POST /upload 200 ingested "nl \\"1\\".conf" as ' +
-    '/run/netvault/landing/upload-x.conf');
-  assert.is(formatLandingEntry({ ...base, status: 200, outcome: 'page', peer: '127.0.0.1',
-    client: '127.0.0.1', forwardedIgnored: true }),
-  'landing-zone: 127.0.0.1 GET / 200 page (X-Forwarded-For ignored: not from a trusted proxy)');
-  assert.is(formatLandingEntry({ kind: 'watch', file: '/l/x.conf', error: new Error('EACCES') }),
-    'landing-zone: watcher: /l/x.conf: EACCES');
+  assert.is(
+    formatLandingEntry({
+      ...base,
+      status: 403,
+      outcome: 'forbidden',
+      peer: '198.18.0.2',
+      client: '198.18.0.2',
+      reason: '198.18.0.2: not in the allowed ranges',
+    }),
+    'landing-zone: 198.18.0.2 GET / 403 forbidden: 198.18.0.2: not in the allowed ranges',
+  );
+  assert.is(
+    formatLandingEntry({
+      ...base,
+      method: 'POST',
+      path: '/upload',
+      status: 200,
+      outcome: 'ingested',
+      peer: '127.0.0.1',
+      client: '192.168.2.10',
+      proxied: true,
+      name: 'nl "1".conf',
+      file: '/run/netvault/landing/upload-x.conf',
+    }),
+    'landing-zone: 192.168.2.10 via 127.0.0.1 POST /upload 200 ingested "nl \\"1\\".conf" as ' +
+      '/run/netvault/landing/upload-x.conf',
+  );
+  assert.is(
+    formatLandingEntry({
+      ...base,
+      status: 200,
+      outcome: 'page',
+      peer: '127.0.0.1',
+      client: '127.0.0.1',
+      forwardedIgnored: true,
+    }),
+    'landing-zone: 127.0.0.1 GET / 200 page (X-Forwarded-For ignored: not from a trusted proxy)',
+  );
+  assert.is(
+    formatLandingEntry({ kind: 'watch', file: '/l/x.conf', error: new Error('EACCES') }),
+    'landing-zone: watcher: /l/x.conf: EACCES',
+  );
 });
 
 test('the command: bad options are refused with exit 2 before anything starts', async () => {

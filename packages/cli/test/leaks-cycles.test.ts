@@ -10,8 +10,18 @@ import { privilegedSkipReason } from '@netvault/netns/testing';
 import { readCounters } from '../src/firewall.ts';
 import { down, tableName, up } from '../src/topology.ts';
 import {
-  CANARY, HOST_VETH, RESOLVER, buildStandIns, meterDelta, nonZero, plaintext, runProbes, settle,
-  startProbeLoop, type LoopTarget, type PhaseTally,
+  CANARY,
+  HOST_VETH,
+  RESOLVER,
+  buildStandIns,
+  meterDelta,
+  nonZero,
+  plaintext,
+  runProbes,
+  settle,
+  startProbeLoop,
+  type LoopTarget,
+  type PhaseTally,
 } from './fixtures/topology.ts';
 
 const skip = privilegedSkipReason();
@@ -38,14 +48,16 @@ function mounted(name: string): boolean {
 
 function add(into: Record<string, PhaseTally>, phases: Record<string, PhaseTally>): void {
   for (const [phase, tally] of Object.entries(phases)) {
-    const sum = into[phase] ??= { probes: 0, ok: 0, codes: {}, okTargets: {} };
+    const sum = (into[phase] ??= { probes: 0, ok: 0, codes: {}, okTargets: {} });
     sum.probes += tally.probes;
     sum.ok += tally.ok;
-    for (const [code, n] of Object.entries(tally.codes)) sum.codes[code] = (sum.codes[code] ?? 0) + n;
+    for (const [code, n] of Object.entries(tally.codes))
+      sum.codes[code] = (sum.codes[code] ?? 0) + n;
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
   const world = await buildStandIns('cyc');
@@ -53,10 +65,15 @@ it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
   try {
     // Positive control: the host's own probe to the canary is counted as plaintext.
     const before = await world.meter();
-    const control = await runProbes(world.host.handle, [{ kind: 'udp', target: CANARY, port: 47913 }]);
+    const control = await runProbes(world.host.handle, [
+      { kind: 'udp', target: CANARY, port: 47913 },
+    ]);
     await settle();
     const controlled = meterDelta(before, await world.meter());
-    assert.ok(control[0].ok && controlled.plainHost > 0, `the meter counts: ${nonZero(controlled)}`);
+    assert.ok(
+      control[0].ok && controlled.plainHost > 0,
+      `the meter counts: ${nonZero(controlled)}`,
+    );
 
     const start = await world.meter();
     const phases: Record<string, PhaseTally> = {};
@@ -64,18 +81,28 @@ it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
     for (let cycle = 0; cycle < CYCLES; cycle += 1) {
       const began = performance.now();
       let upDone = false;
-      const building = up(config, () => {}).finally(() => { upDone = true; });
-      while (!mounted(config.vault) && !upDone) await settle(1);
-      const loop = startProbeLoop({ path: `/run/netns/${config.vault}` }, {
-        targets: TARGETS, count: 4000, timeoutMs: 150, deadlineMs: 20_000, progressEvery: 5,
-        intervalMs: 2,
+      const building = up(config, () => {}).finally(() => {
+        upDone = true;
       });
+      while (!mounted(config.vault) && !upDone) await settle(1);
+      const loop = startProbeLoop(
+        { path: `/run/netns/${config.vault}` },
+        {
+          targets: TARGETS,
+          count: 4000,
+          timeoutMs: 150,
+          deadlineMs: 20_000,
+          progressEvery: 5,
+          intervalMs: 2,
+        },
+      );
       try {
         await building;
         timings.up.push(performance.now() - began);
         loop.send('phase up');
         // The loop prints a line every 5 probes: 20 more while the vault is up, 10 after down.
-        const reached = (lines: number) => loop.waitFor(new RegExp(`^progress ${5 * lines}$`), 10_000);
+        const reached = (lines: number) =>
+          loop.waitFor(new RegExp(`^progress ${5 * lines}$`), 10_000);
         await reached(loop.lines.length + 4);
 
         loop.send('phase down');
@@ -99,20 +126,30 @@ it(`${CYCLES} up/down cycles under a probe loop: no leak`, async () => {
     assert.is(delta.vaultNew, 0, 'no new flow from the vault into the host');
     assert.is(phases.after?.ok ?? 0, 0, 'nothing answers in the namespace down let go of');
     assert.not.ok(namespaceExists(config.vault), 'the vault is gone');
-    assert.is((await readCounters(world.host.handle, 'nvtmeter')).vault_new.packets, start.vaultNew);
-    const hostTable = await world.host.handle.exec('nft',
-      ['list', 'table', 'inet', tableName(config, 'host')]);
+    assert.is(
+      (await readCounters(world.host.handle, 'nvtmeter')).vault_new.packets,
+      start.vaultNew,
+    );
+    const hostTable = await world.host.handle.exec('nft', [
+      'list',
+      'table',
+      'inet',
+      tableName(config, 'host'),
+    ]);
     assert.is.not(hostTable.exitCode, 0, 'the host table is gone');
 
-    const phaseText = Object.entries(phases).map(([phase, t]) =>
-      `${phase} ${t.probes} (${t.ok} ok; ${nonZero(t.codes)})`).join(', ');
+    const phaseText = Object.entries(phases)
+      .map(([phase, t]) => `${phase} ${t.probes} (${t.ok} ok; ${nonZero(t.codes)})`)
+      .join(', ');
     console.log(`  cycles: ${CYCLES} up/down, ${total} probes: ${phaseText}`);
-    console.log(`  cycles: plaintext ${plaintext(delta)} pkts, new flows into host ${delta.vaultNew},`
-      + ` tunnelled ${delta.tunnelled}, host ICMP errors ${delta.hostIcmpErrors};`
-      + ` control: ${controlled.plainHost} plaintext pkts from the host; median up`
-      + ` ${Math.round(median(timings.up))} ms, down ${Math.round(median(timings.down))} ms,`
-      + ` whole cycle ${Math.round(median(timings.cycle))} ms`
-      + ` (max ${Math.round(Math.max(...timings.cycle))})`);
+    console.log(
+      `  cycles: plaintext ${plaintext(delta)} pkts, new flows into host ${delta.vaultNew},` +
+        ` tunnelled ${delta.tunnelled}, host ICMP errors ${delta.hostIcmpErrors};` +
+        ` control: ${controlled.plainHost} plaintext pkts from the host; median up` +
+        ` ${Math.round(median(timings.up))} ms, down ${Math.round(median(timings.down))} ms,` +
+        ` whole cycle ${Math.round(median(timings.cycle))} ms` +
+        ` (max ${Math.round(Math.max(...timings.cycle))})`,
+    );
   } finally {
     await world.dispose();
   }

@@ -11,8 +11,19 @@ import { deleteInterface } from '@netvault/wg';
 import { deleteTable, readCounters } from '../src/firewall.ts';
 import { tableName, up } from '../src/topology.ts';
 import {
-  CANARY, HOST_VETH, answered, buildStandIns, countersDelta, meterDelta, nonZero, plaintext,
-  probeMatrix, runProbes, settle, upAndConnect, type StandIns,
+  CANARY,
+  HOST_VETH,
+  answered,
+  buildStandIns,
+  countersDelta,
+  meterDelta,
+  nonZero,
+  plaintext,
+  probeMatrix,
+  runProbes,
+  settle,
+  upAndConnect,
+  type StandIns,
 } from './fixtures/topology.ts';
 
 const skip = privilegedSkipReason();
@@ -25,13 +36,16 @@ const it = skip ? test.skip : test;
  * copies to every interface, veth-host included, undoing `up`'s forwarding=0 there.
  */
 async function forceLeakPath(world: StandIns, vault: NetnsHandle): Promise<void> {
-  await deleteInterface({ name: world.config.tunnel.interface, namespace: vault }, { missingOk: true });
+  await deleteInterface(
+    { name: world.config.tunnel.interface, namespace: vault },
+    { missingOk: true },
+  );
   await vault.routeReplace({ destination: 'default', gateway: HOST_VETH });
   world.host.handle.sysctlSet('net.ipv4.ip_forward', 0);
   world.host.handle.sysctlSet('net.ipv4.ip_forward', 1);
 }
 
-it('a default route via the host, forwarding on: no leak, the host\'s drop counter rises', async () => {
+it("a default route via the host, forwarding on: no leak, the host's drop counter rises", async () => {
   const world = await buildStandIns('fwd');
   const hostTable = tableName(world.config, 'host');
   let vault: NetnsHandle | undefined;
@@ -40,7 +54,11 @@ it('a default route via the host, forwarding on: no leak, the host\'s drop count
   const vaultCounters = () => readCounters(vault!, 'netvault').catch(() => ({}));
   const hostCounters = () => readCounters(world.host.handle, hostTable).catch(() => ({}));
   const run = async () => {
-    const before = { meter: await world.meter(), vault: await vaultCounters(), host: await hostCounters() };
+    const before = {
+      meter: await world.meter(),
+      vault: await vaultCounters(),
+      host: await hostCounters(),
+    };
     const results = await runProbes(vault!, probes);
     await settle();
     return {
@@ -59,16 +77,25 @@ it('a default route via the host, forwarding on: no leak, the host\'s drop count
     await deleteTable(vault, 'inet', 'netvault');
     await deleteTable(world.host.handle, 'inet', hostTable);
     const open = await run();
-    assert.is(answered(open.results).length, probes.length,
-      `the leak path is real: ${JSON.stringify(open.results.filter((r) => !r.ok))}`);
+    assert.is(
+      answered(open.results).length,
+      probes.length,
+      `the leak path is real: ${JSON.stringify(open.results.filter((r) => !r.ok))}`,
+    );
     assert.ok(open.meter.plainOther >= probes.length, `counted: ${nonZero(open.meter)}`);
 
     // `up` repairs everything (tables, tunnel, routes, veth forwarding off); then force it again.
     await up(world.config, () => {});
-    assert.is(world.host.handle.sysctlGet(`net.ipv4.conf.${world.config.veth.host}.forwarding`), '0');
+    assert.is(
+      world.host.handle.sysctlGet(`net.ipv4.conf.${world.config.veth.host}.forwarding`),
+      '0',
+    );
     await forceLeakPath(world, vault);
-    assert.is(world.host.handle.sysctlGet(`net.ipv4.conf.${world.config.veth.host}.forwarding`), '1',
-      'ip_forward=1 switched forwarding on for veth-host too');
+    assert.is(
+      world.host.handle.sysctlGet(`net.ipv4.conf.${world.config.veth.host}.forwarding`),
+      '1',
+      'ip_forward=1 switched forwarding on for veth-host too',
+    );
 
     const both = await run();
     assert.equal(answered(both.results), [], 'nothing answers');
@@ -81,16 +108,24 @@ it('a default route via the host, forwarding on: no leak, the host\'s drop count
     assert.equal(answered(hostOnly.results), [], 'nothing answers');
     assert.is(plaintext(hostOnly.meter), 0, `plaintext: ${nonZero(hostOnly.meter)}`);
     assert.ok(hostOnly.meter.vaultNew > 0, 'the packets reached the host');
-    assert.ok(hostOnly.host.leak_forward >= hostOnly.meter.vaultNew,
-      `the host drops what it would forward: ${nonZero(hostOnly.host)}`);
+    assert.ok(
+      hostOnly.host.leak_forward >= hostOnly.meter.vaultNew,
+      `the host drops what it would forward: ${nonZero(hostOnly.host)}`,
+    );
 
-    console.log(`  forced route: control (layers lifted): ${answered(open.results).length}/${probes.length}`
-      + ` answered, plaintext ${plaintext(open.meter)} pkts (from 10.200.1.2: ${open.meter.plainOther})`);
-    console.log(`  forced route: both layers: ${probes.length} probes, 0 answered, plaintext`
-      + ` ${plaintext(both.meter)}; vault drops: ${nonZero(both.vault)}; host drops: ${nonZero(both.host)}`);
-    console.log(`  forced route: host layer only: ${probes.length} probes, 0 answered, plaintext`
-      + ` ${plaintext(hostOnly.meter)}; new flows into host ${hostOnly.meter.vaultNew};`
-      + ` host drops: ${nonZero(hostOnly.host)}`);
+    console.log(
+      `  forced route: control (layers lifted): ${answered(open.results).length}/${probes.length}` +
+        ` answered, plaintext ${plaintext(open.meter)} pkts (from 10.200.1.2: ${open.meter.plainOther})`,
+    );
+    console.log(
+      `  forced route: both layers: ${probes.length} probes, 0 answered, plaintext` +
+        ` ${plaintext(both.meter)}; vault drops: ${nonZero(both.vault)}; host drops: ${nonZero(both.host)}`,
+    );
+    console.log(
+      `  forced route: host layer only: ${probes.length} probes, 0 answered, plaintext` +
+        ` ${plaintext(hostOnly.meter)}; new flows into host ${hostOnly.meter.vaultNew};` +
+        ` host drops: ${nonZero(hostOnly.host)}`,
+    );
   } finally {
     world.host.handle.sysctlSet('net.ipv4.ip_forward', 0);
     vault?.close();

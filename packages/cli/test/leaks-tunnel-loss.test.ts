@@ -10,8 +10,20 @@ import type { NetnsHandle } from '@netvault/netns';
 import { privilegedSkipReason } from '@netvault/netns/testing';
 import { deleteInterface } from '@netvault/wg';
 import {
-  CANARY, HOST_VETH, RESOLVER, buildStandIns, meterDelta, nonZero, pingCount, plaintext,
-  runProbes, settle, startProbeLoop, upAndConnect, type LoopSummary, type LoopTarget,
+  CANARY,
+  HOST_VETH,
+  RESOLVER,
+  buildStandIns,
+  meterDelta,
+  nonZero,
+  pingCount,
+  plaintext,
+  runProbes,
+  settle,
+  startProbeLoop,
+  upAndConnect,
+  type LoopSummary,
+  type LoopTarget,
   type StandIns,
 } from './fixtures/topology.ts';
 
@@ -48,20 +60,27 @@ function wireguardGoPid(name: string): number | undefined {
 
 /** Waits until the tunnel's link is gone from the vault (its routes go with it). */
 async function waitUntilGone(vault: NetnsHandle, name: string): Promise<void> {
-  for (let i = 0; i < 2000 && await vault.linkFind(name); i += 1) await settle(2);
+  for (let i = 0; i < 2000 && (await vault.linkFind(name)); i += 1) await settle(2);
   assert.is(await vault.linkFind(name), undefined, `${name} is gone from the vault`);
 }
 
 function describe(summary: LoopSummary): string {
-  return Object.entries(summary.phases).map(([phase, tally]) => {
-    const ms = tally.failMs ? ` fail ms p50 ${tally.failMs.p50} p90 ${tally.failMs.p90}`
-      + ` p99 ${tally.failMs.p99} max ${tally.failMs.max}` : '';
-    return `${phase}: ${tally.probes} probes, ${tally.ok} ok, ${nonZero(tally.codes)}${ms}`;
-  }).join(' | ');
+  return Object.entries(summary.phases)
+    .map(([phase, tally]) => {
+      const ms = tally.failMs
+        ? ` fail ms p50 ${tally.failMs.p50} p90 ${tally.failMs.p90}` +
+          ` p99 ${tally.failMs.p99} max ${tally.failMs.max}`
+        : '';
+      return `${phase}: ${tally.probes} probes, ${tally.ok} ok, ${nonZero(tally.codes)}${ms}`;
+    })
+    .join(' | ');
 }
 
-async function loseTunnelUnderLoad(world: StandIns, how: string,
-  cut: (vault: NetnsHandle) => Promise<void>): Promise<void> {
+async function loseTunnelUnderLoad(
+  world: StandIns,
+  how: string,
+  cut: (vault: NetnsHandle) => Promise<void>,
+): Promise<void> {
   const vault = await upAndConnect(world);
   try {
     // Positive control: the host's own probe to the canary is counted as plaintext.
@@ -69,11 +88,18 @@ async function loseTunnelUnderLoad(world: StandIns, how: string,
     const control = await runProbes(world.host.handle, [{ kind: 'tcp', target: CANARY, port: 80 }]);
     await settle();
     const controlled = meterDelta(before, await world.meter());
-    assert.ok(control[0].ok && controlled.plainHost > 0, `the meter counts: ${nonZero(controlled)}`);
+    assert.ok(
+      control[0].ok && controlled.plainHost > 0,
+      `the meter counts: ${nonZero(controlled)}`,
+    );
 
     const start = await world.meter();
     const loop = startProbeLoop(vault, {
-      targets: TARGETS, count: PROBES, timeoutMs: 250, deadlineMs: 60_000, progressEvery: 100,
+      targets: TARGETS,
+      count: PROBES,
+      timeoutMs: 250,
+      deadlineMs: 60_000,
+      progressEvery: 100,
       intervalMs: 2,
     });
     const ping = pingCount(vault, CANARY, 300, 0.01);
@@ -99,14 +125,21 @@ async function loseTunnelUnderLoad(world: StandIns, how: string,
     assert.equal(slow, [], `refused at once, not timed out: ${nonZero(gone.codes)}`);
     assert.ok(pinged.transmitted + pinged.errors > 0, pinged.text);
 
-    const routes = (await vault.routeList({ table: 'main' })).filter((r) => r.destination === 'default');
-    assert.equal(routes.map((r) => `IPv${r.family} ${r.type} ${r.metric}`).sort(),
-      ['IPv4 unreachable 4242', 'IPv6 unreachable 4242'], 'only the unreachable fallbacks are left');
+    const routes = (await vault.routeList({ table: 'main' })).filter(
+      (r) => r.destination === 'default',
+    );
+    assert.equal(
+      routes.map((r) => `IPv${r.family} ${r.type} ${r.metric}`).sort(),
+      ['IPv4 unreachable 4242', 'IPv6 unreachable 4242'],
+      'only the unreachable fallbacks are left',
+    );
 
     console.log(`  tunnel ${how}: ${summary.probes} probes; ${describe(summary)}`);
-    console.log(`  tunnel ${how}: plaintext ${plaintext(delta)} pkts, new flows into host`
-      + ` ${delta.vaultNew}, tunnelled ${delta.tunnelled}, host ICMP errors ${delta.hostIcmpErrors};`
-      + ` ping: ${pinged.text}; control: ${controlled.plainHost} plaintext pkts from the host`);
+    console.log(
+      `  tunnel ${how}: plaintext ${plaintext(delta)} pkts, new flows into host` +
+        ` ${delta.vaultNew}, tunnelled ${delta.tunnelled}, host ICMP errors ${delta.hostIcmpErrors};` +
+        ` ping: ${pinged.text}; control: ${controlled.plainHost} plaintext pkts from the host`,
+    );
   } finally {
     vault.close();
   }
@@ -128,7 +161,7 @@ it('wireguard-go killed during 1500 probes: no leak, and the probes fail fast', 
   try {
     await loseTunnelUnderLoad(world, 'process killed', async () => {
       const pid = wireguardGoPid(world.config.tunnel.interface);
-      assert.ok(pid, 'the tunnel\'s wireguard-go runs');
+      assert.ok(pid, "the tunnel's wireguard-go runs");
       process.kill(pid!, 'SIGKILL');
     });
   } finally {

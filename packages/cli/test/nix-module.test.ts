@@ -10,10 +10,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LOCAL_RANGES } from '@netvault/cidr';
 import { DEFAULTS, parseConfigText } from '../src/config.ts';
-import { DEFAULT_PROXY_SERVICES, traefikDynamicConfig, type ProxyOptions } from '../src/proxy-config.ts';
 import {
-  DEFAULT_LANDING_DIR, DEFAULT_LANDING_LISTEN, DEFAULT_SERVICES, systemdUnits,
-  type SystemdOptions, type UnitSections,
+  DEFAULT_PROXY_SERVICES,
+  traefikDynamicConfig,
+  type ProxyOptions,
+} from '../src/proxy-config.ts';
+import {
+  DEFAULT_LANDING_DIR,
+  DEFAULT_LANDING_LISTEN,
+  DEFAULT_SERVICES,
+  systemdUnits,
+  type SystemdOptions,
+  type UnitSections,
 } from '../src/systemd.ts';
 
 const nixDir = resolve('nix');
@@ -24,8 +32,12 @@ const it = skip ? test.skip : test;
 
 // Nix keeps its state in a directory of our own, so that this runs without root too.
 const state = mkdtempSync(join(tmpdir(), 'nvt-nix-'));
-const env = { ...process.env, HOME: state, NIX_STATE_DIR: join(state, 'state'),
-  NIX_CONFIG: 'build-users-group =' };
+const env = {
+  ...process.env,
+  HOME: state,
+  NIX_STATE_DIR: join(state, 'state'),
+  NIX_CONFIG: 'build-users-group =',
+};
 
 function nix(args: string[]): string {
   const result = spawnSync('nix-instantiate', args, { encoding: 'utf8', env });
@@ -35,9 +47,20 @@ function nix(args: string[]): string {
 
 /** Evaluates `expression`, a function of `json` (the given value as JSON text). */
 function evaluate(expression: string, value: unknown = null): any {
-  return JSON.parse(nix(['--store', 'dummy://', '--eval', '--strict', '--json',
-    '--expr', `{ json }: let input = builtins.fromJSON json; in ${expression}`,
-    '--argstr', 'json', JSON.stringify(value)]));
+  return JSON.parse(
+    nix([
+      '--store',
+      'dummy://',
+      '--eval',
+      '--strict',
+      '--json',
+      '--expr',
+      `{ json }: let input = builtins.fromJSON json; in ${expression}`,
+      '--argstr',
+      'json',
+      JSON.stringify(value),
+    ]),
+  );
 }
 
 const units = (o: SystemdOptions) =>
@@ -52,19 +75,35 @@ it('every file under nix/ parses', () => {
 });
 
 it('units.nix builds the units of netvault systemd, with and without the landing page', () => {
-  const cases: SystemdOptions[] = [{
-    vault: 'media-vault', command: [`${store}/bin/netvault`], configPath: '/etc/netvault/netvault.json',
-    services: DEFAULT_SERVICES, unitName: 'netvault',
-    ingest: { configDir: '/var/lib/netvault', keyDir: '/var/lib/netvault/keys', interface: 'privado' },
-    landing: { enable: true, listen: '127.0.0.1:10023', directory: '/run/netvault/landing',
-      allow: ['192.168.2.0/24', 'fd7a:115c:a1e0::/48'] },
-  }, {
-    vault: 'books-vault', command: ['/usr/bin/node', '/opt/net vault/netvault.js'],
-    configPath: '/etc/books 100%/$vault.json', services: ['calibre-web.service'],
-    unitName: 'netvault-books',
-    ingest: { configDir: '/srv/books', keyDir: '/srv/books/keys', interface: 'wg-books' },
-    landing: { enable: false, listen: '127.0.0.1:10024', directory: '/srv/books/landing' },
-  }];
+  const cases: SystemdOptions[] = [
+    {
+      vault: 'media-vault',
+      command: [`${store}/bin/netvault`],
+      configPath: '/etc/netvault/netvault.json',
+      services: DEFAULT_SERVICES,
+      unitName: 'netvault',
+      ingest: {
+        configDir: '/var/lib/netvault',
+        keyDir: '/var/lib/netvault/keys',
+        interface: 'privado',
+      },
+      landing: {
+        enable: true,
+        listen: '127.0.0.1:10023',
+        directory: '/run/netvault/landing',
+        allow: ['192.168.2.0/24', 'fd7a:115c:a1e0::/48'],
+      },
+    },
+    {
+      vault: 'books-vault',
+      command: ['/usr/bin/node', '/opt/net vault/netvault.js'],
+      configPath: '/etc/books 100%/$vault.json',
+      services: ['calibre-web.service'],
+      unitName: 'netvault-books',
+      ingest: { configDir: '/srv/books', keyDir: '/srv/books/keys', interface: 'wg-books' },
+      landing: { enable: false, listen: '127.0.0.1:10024', directory: '/srv/books/landing' },
+    },
+  ];
   for (const o of cases) {
     const fromNix = evaluate(`(import ${nixDir}/units.nix).units input`, o);
     assert.equal(fromNix, units(o), o.vault);
@@ -73,15 +112,24 @@ it('units.nix builds the units of netvault systemd, with and without the landing
 
 it('units.nix builds the Traefik configuration of proxy-config, and knows the local ranges', () => {
   const o: ProxyOptions = {
-    services: DEFAULT_PROXY_SERVICES, upstream: '10.200.1.2',
-    allowList: LOCAL_RANGES.map((r) => r.cidr), domain: 'home.lan', entryPoint: 'web', listen: ':80',
+    services: DEFAULT_PROXY_SERVICES,
+    upstream: '10.200.1.2',
+    allowList: LOCAL_RANGES.map((r) => r.cidr),
+    domain: 'home.lan',
+    entryPoint: 'web',
+    listen: ':80',
   };
   for (const domain of ['home.lan', undefined]) {
-    const fromNix = evaluate(`(import ${nixDir}/units.nix).traefik input`,
-      { ...o, domain: domain ?? null });
+    const fromNix = evaluate(`(import ${nixDir}/units.nix).traefik input`, {
+      ...o,
+      domain: domain ?? null,
+    });
     assert.equal(fromNix, traefikDynamicConfig({ ...o, domain }), String(domain));
   }
-  assert.equal(evaluate(`(import ${nixDir}/units.nix).localRanges`), LOCAL_RANGES.map((r) => r.cidr));
+  assert.equal(
+    evaluate(`(import ${nixDir}/units.nix).localRanges`),
+    LOCAL_RANGES.map((r) => r.cidr),
+  );
 });
 
 // Enough of nixpkgs' lib for the module: options keep their defaults, mkIf and mkMerge are
@@ -131,29 +179,45 @@ function evaluateModule(user: unknown): { options: any; config: any } {
   const dir = mkdtempSync(join(tmpdir(), 'nvt-nix-'));
   try {
     writeFileSync(join(dir, 'harness.nix'), harness);
-    return evaluate(`import ${dir}/harness.nix { moduleFile = ${nixDir}/module.nix; user = input; }`,
-      user);
+    return evaluate(
+      `import ${dir}/harness.nix { moduleFile = ${nixDir}/module.nix; user = input; }`,
+      user,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** NixOS wants one-value [Service] keys as strings (it checks Type= and Restart=). */
-const asServiceConfig = (section: Record<string, string[]>) => Object.fromEntries(
-  Object.entries(section).map(([key, values]) => [key, values.length === 1 ? values[0] : values]));
+const asServiceConfig = (section: Record<string, string[]>) =>
+  Object.fromEntries(
+    Object.entries(section).map(([key, values]) => [key, values.length === 1 ? values[0] : values]),
+  );
 
-it('the module\'s defaults are the CLI\'s', () => {
+it("the module's defaults are the CLI's", () => {
   const { options } = evaluateModule({});
   assert.is(options.enable, false);
   assert.is(options.vault, DEFAULTS.vault);
   assert.equal(options.veth, DEFAULTS.veth);
-  assert.equal(options.tunnel, { interface: DEFAULTS.tunnel.interface, file: DEFAULTS.tunnel.file,
-    implementation: DEFAULTS.tunnel.implementation });
+  assert.equal(options.tunnel, {
+    interface: DEFAULTS.tunnel.interface,
+    file: DEFAULTS.tunnel.file,
+    implementation: DEFAULTS.tunnel.implementation,
+  });
   assert.equal(options.services, DEFAULT_SERVICES);
-  assert.equal(options.ports, Object.fromEntries(DEFAULT_PROXY_SERVICES.map((s) => [s.name, s.port])));
-  assert.equal(options.allowList, LOCAL_RANGES.map((r) => r.cidr));
-  assert.equal(options.landingZone,
-    { enable: true, listen: DEFAULT_LANDING_LISTEN, directory: DEFAULT_LANDING_DIR });
+  assert.equal(
+    options.ports,
+    Object.fromEntries(DEFAULT_PROXY_SERVICES.map((s) => [s.name, s.port])),
+  );
+  assert.equal(
+    options.allowList,
+    LOCAL_RANGES.map((r) => r.cidr),
+  );
+  assert.equal(options.landingZone, {
+    enable: true,
+    listen: DEFAULT_LANDING_LISTEN,
+    directory: DEFAULT_LANDING_DIR,
+  });
   assert.equal(options.traefik, { enable: false, domain: null, entryPoint: 'web' });
   assert.is(options.package, store);
   assert.equal(evaluateModule({}).config, {}, 'disabled: the module sets nothing');
@@ -163,20 +227,40 @@ it('enabled with defaults: netvault.json the CLI accepts, the units of netvault 
   const { config } = evaluateModule({ enable: true });
   const text: string = config.environment.etc['netvault/netvault.json'].text;
   const parsed = parseConfigText(text, 'netvault.json');
-  assert.equal(parsed, { ...structuredClone(DEFAULTS), source: 'netvault.json',
-    firewall: { servicePorts: [9696, 7878, 8080, 8989] } });
+  assert.equal(parsed, {
+    ...structuredClone(DEFAULTS),
+    source: 'netvault.json',
+    firewall: { servicePorts: [9696, 7878, 8080, 8989] },
+  });
   assert.equal(config.environment.systemPackages, [store]);
 
   const expected = units({
-    vault: 'media-vault', command: [`${store}/bin/netvault`], configPath: '/etc/netvault/netvault.json',
-    services: DEFAULT_SERVICES, unitName: 'netvault',
-    ingest: { configDir: '/var/lib/netvault', keyDir: '/var/lib/netvault/keys', interface: 'privado' },
-    landing: { enable: true, listen: DEFAULT_LANDING_LISTEN, directory: DEFAULT_LANDING_DIR,
-      allow: LOCAL_RANGES.map((r) => r.cidr) },
+    vault: 'media-vault',
+    command: [`${store}/bin/netvault`],
+    configPath: '/etc/netvault/netvault.json',
+    services: DEFAULT_SERVICES,
+    unitName: 'netvault',
+    ingest: {
+      configDir: '/var/lib/netvault',
+      keyDir: '/var/lib/netvault/keys',
+      interface: 'privado',
+    },
+    landing: {
+      enable: true,
+      listen: DEFAULT_LANDING_LISTEN,
+      directory: DEFAULT_LANDING_DIR,
+      allow: LOCAL_RANGES.map((r) => r.cidr),
+    },
   });
   const services = config.systemd.services;
-  assert.equal(Object.keys(services).sort(),
-    ['netvault', 'netvault-landing', 'prowlarr', 'radarr', 'sabnzbd', 'sonarr']);
+  assert.equal(Object.keys(services).sort(), [
+    'netvault',
+    'netvault-landing',
+    'prowlarr',
+    'radarr',
+    'sabnzbd',
+    'sonarr',
+  ]);
   for (const name of ['netvault', 'netvault-landing']) {
     const unit: UnitSections = expected[`${name}.service`];
     assert.equal(services[name].unitConfig, unit.Unit, name);
@@ -193,9 +277,12 @@ it('enabled with defaults: netvault.json the CLI accepts, the units of netvault 
   assert.equal(config.services.traefik.dynamicConfigOptions, {});
 });
 
-it('the home server\'s choices: Traefik routes, no landing page, another vault', () => {
+it("the home server's choices: Traefik routes, no landing page, another vault", () => {
   const { config } = evaluateModule({
-    enable: true, vault: 'arr-vault', unitName: 'vault-arr', services: ['sonarr', 'radarr'],
+    enable: true,
+    vault: 'arr-vault',
+    unitName: 'vault-arr',
+    services: ['sonarr', 'radarr'],
     ports: { sonarr: 8989, radarr: 7878 },
     veth: { hostAddress: '10.200.7.1/30', vaultAddress: '10.200.7.2/30' },
     allowList: ['192.168.2.0/24', '100.64.0.0/10'],
@@ -210,24 +297,43 @@ it('the home server\'s choices: Traefik routes, no landing page, another vault',
   assert.equal(parsed.firewall.servicePorts, [7878, 8989]);
   assert.is(parsed.fallbackMetric, 100);
 
-  assert.equal(Object.keys(config.systemd.services).sort(),
-    ['radarr', 'sonarr', 'vault-arr', 'vault-arr-ingest']);
+  assert.equal(Object.keys(config.systemd.services).sort(), [
+    'radarr',
+    'sonarr',
+    'vault-arr',
+    'vault-arr-ingest',
+  ]);
   assert.equal(config.systemd.services.sonarr.unitConfig.BindsTo, ['vault-arr.service']);
-  assert.equal(config.systemd.services.sonarr.serviceConfig.NetworkNamespacePath,
-    ['/run/netns/arr-vault']);
-  assert.match(config.systemd.services['vault-arr-ingest'].serviceConfig.ExecStart,
-    /\/bin\/netvault ingest --watch \/run\/netvault\/landing /);
+  assert.equal(config.systemd.services.sonarr.serviceConfig.NetworkNamespacePath, [
+    '/run/netns/arr-vault',
+  ]);
+  assert.match(
+    config.systemd.services['vault-arr-ingest'].serviceConfig.ExecStart,
+    /\/bin\/netvault ingest --watch \/run\/netvault\/landing /,
+  );
 
-  assert.equal(config.services.traefik.dynamicConfigOptions, traefikDynamicConfig({
-    services: [{ name: 'radarr', port: 7878 }, { name: 'sonarr', port: 8989 }],
-    upstream: '10.200.7.2', allowList: ['192.168.2.0/24', '100.64.0.0/10'],
-    domain: 'nixhome.lan', entryPoint: 'web', listen: ':80',
-  }));
+  assert.equal(
+    config.services.traefik.dynamicConfigOptions,
+    traefikDynamicConfig({
+      services: [
+        { name: 'radarr', port: 7878 },
+        { name: 'sonarr', port: 8989 },
+      ],
+      upstream: '10.200.7.2',
+      allowList: ['192.168.2.0/24', '100.64.0.0/10'],
+      domain: 'nixhome.lan',
+      entryPoint: 'web',
+      listen: ':80',
+    }),
+  );
 });
 
-it('the README\'s example for nixhome parses and evaluates through the module', () => {
+it("the README's example for nixhome parses and evaluates through the module", () => {
   const readme = readFileSync(resolve('README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## NixOS\n'), readme.indexOf('\n## Known limits\n'));
+  const section = readme.slice(
+    readme.indexOf('\n## NixOS\n'),
+    readme.indexOf('\n## Known limits\n'),
+  );
   const example = /```nix\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(example, 'a nix block in the NixOS section');
   const dir = mkdtempSync(join(tmpdir(), 'nvt-nix-'));
@@ -243,16 +349,28 @@ it('the README\'s example for nixhome parses and evaluates through the module', 
       moduleFile = ${nixDir}/module.nix;
       user = builtins.removeAttrs host.services.netvault [ "package" ];
     }`);
-    assert.equal(options.allowList, ['127.0.0.0/8', '192.168.2.0/24', '100.64.0.0/10',
-      'fd7a:115c:a1e0::/48']);
+    assert.equal(options.allowList, [
+      '127.0.0.0/8',
+      '192.168.2.0/24',
+      '100.64.0.0/10',
+      'fd7a:115c:a1e0::/48',
+    ]);
     const routes = config.services.traefik.dynamicConfigOptions.http;
     assert.equal(Object.keys(routes.routers).sort(), ['prowlarr', 'radarr', 'sabnzbd', 'sonarr']);
     assert.is(routes.routers.sonarr.rule, 'Host(`sonarr.nixhome.lan`)');
     assert.equal(routes.services.sabnzbd.loadBalancer.servers, [{ url: 'http://10.200.1.2:8080' }]);
-    assert.match(config.systemd.services['netvault-landing'].serviceConfig.ExecStart,
-      /landing-zone --listen 192\.168\.2\.73:10023 .* --allow 127\.0\.0\.0\/8,192\.168\.2\.0\/24,/);
-    assert.equal(Object.keys(config.systemd.services).sort(),
-      ['netvault', 'netvault-landing', 'prowlarr', 'radarr', 'sabnzbd', 'sonarr']);
+    assert.match(
+      config.systemd.services['netvault-landing'].serviceConfig.ExecStart,
+      /landing-zone --listen 192\.168\.2\.73:10023 .* --allow 127\.0\.0\.0\/8,192\.168\.2\.0\/24,/,
+    );
+    assert.equal(Object.keys(config.systemd.services).sort(), [
+      'netvault',
+      'netvault-landing',
+      'prowlarr',
+      'radarr',
+      'sabnzbd',
+      'sonarr',
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,11 +14,15 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
-import { createTestNamespace, privilegedSkipReason, type TestNamespace } from '@netvault/netns/testing';
+import {
+  createTestNamespace,
+  privilegedSkipReason,
+  type TestNamespace,
+} from '@netvault/netns/testing';
 import { caddyfile, DEFAULT_ALLOW_LIST } from '../src/proxy-config.ts';
 
-const caddyMissing = spawnSync('caddy', ['version']).status === 0 ? undefined
-  : 'caddy not found (Debian: caddy)';
+const caddyMissing =
+  spawnSync('caddy', ['version']).status === 0 ? undefined : 'caddy not found (Debian: caddy)';
 const skip = privilegedSkipReason() ?? caddyMissing;
 if (skip) console.log(`Caddy end-to-end test skipped: ${skip}`);
 const it = skip ? test.skip : test;
@@ -27,9 +31,18 @@ const port = 8080;
 
 /** HTTP status and body of a GET for `host` sent to `address` from inside `client`. */
 async function get(client: NetnsHandle, host: string, address: string, targetPort = port) {
-  const result = await client.exec('curl', ['-s', '--max-time', '5', '-o', '-',
-    '-w', '\n%{http_code}', '--resolve', `${host}:${targetPort}:${address}`,
-    `http://${host}:${targetPort}/`]);
+  const result = await client.exec('curl', [
+    '-s',
+    '--max-time',
+    '5',
+    '-o',
+    '-',
+    '-w',
+    '\n%{http_code}',
+    '--resolve',
+    `${host}:${targetPort}:${address}`,
+    `http://${host}:${targetPort}/`,
+  ]);
   const lines = result.stdout.split('\n');
   return { status: Number(lines.pop()), body: lines.join('\n'), exitCode: result.exitCode };
 }
@@ -53,19 +66,29 @@ it('Caddy serves the vault to an allowed client and refuses the other', async ()
     await allowed.addrAdd('eth0', '192.168.2.10/24');
     await host.addrAdd('veth-no', '198.18.5.1/24');
     await refused.addrAdd('eth0', '198.18.5.2/24');
-    const links = [[host, ['veth-host', 'veth-ok', 'veth-no']], [vault, ['veth-vault']],
-      [allowed, ['eth0']], [refused, ['eth0']]] as const;
+    const links = [
+      [host, ['veth-host', 'veth-ok', 'veth-no']],
+      [vault, ['veth-vault']],
+      [allowed, ['eth0']],
+      [refused, ['eth0']],
+    ] as const;
     for (const [handle, names] of links) {
       for (const link of ['lo', ...names]) await handle.linkSetUp(link);
     }
 
     // The service in the vault tells who reached it; each request is also logged to stdout.
-    const server = vault.spawn(process.execPath, ['-e', `
+    const server = vault.spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       require('node:http').createServer((request, response) => {
         console.log('hit ' + request.socket.remoteAddress + ' ' + request.headers.host);
         response.end('sonarr in the vault, reached from ' + request.socket.remoteAddress);
-      }).listen(8989, '10.200.1.2', () => console.log('ready'));`],
-    { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'inherit' });
+      }).listen(8989, '10.200.1.2', () => console.log('ready'));`,
+      ],
+      { reject: false, stdin: 'ignore', stdout: 'pipe', stderr: 'inherit' },
+    );
     processes.push(server);
     const hits: string[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -81,17 +104,30 @@ it('Caddy serves the vault to an allowed client and refuses the other', async ()
     });
 
     const config = join(work, 'Caddyfile');
-    writeFileSync(config, caddyfile({
-      services: [{ name: 'sonarr', port: 8989 }], upstream: '10.200.1.2',
-      allowList: DEFAULT_ALLOW_LIST, domain: 'home.lan', entryPoint: 'web', listen: `:${port}`,
-    }));
+    writeFileSync(
+      config,
+      caddyfile({
+        services: [{ name: 'sonarr', port: 8989 }],
+        upstream: '10.200.1.2',
+        allowList: DEFAULT_ALLOW_LIST,
+        domain: 'home.lan',
+        entryPoint: 'web',
+        listen: `:${port}`,
+      }),
+    );
     const caddy = host.spawn('caddy', ['run', '--config', config, '--adapter', 'caddyfile'], {
-      reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', cwd: work,
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      cwd: work,
       env: { HOME: work, XDG_CONFIG_HOME: join(work, 'config'), XDG_DATA_HOME: join(work, 'data') },
     });
     processes.push(caddy);
     let caddyLog = '';
-    caddy.stderr!.on('data', (chunk: Buffer) => { caddyLog += String(chunk); });
+    caddy.stderr!.on('data', (chunk: Buffer) => {
+      caddyLog += String(chunk);
+    });
 
     let first = await get(allowed, 'sonarr.home.lan', '192.168.2.1');
     for (let i = 0; i < 50 && first.status === 0; i += 1) {
@@ -115,7 +151,10 @@ it('Caddy serves the vault to an allowed client and refuses the other', async ()
 
     // Caddy listens on the site's port only: no admin API (2019), no HTTPS port.
     const sockets = await host.exec('ss', ['-Hltn']);
-    const listening = sockets.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/)[3]);
+    const listening = sockets.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/)[3]);
     assert.equal(listening, [`*:${port}`], sockets.stdout);
   } finally {
     for (const child of processes) child.kill('SIGKILL');

@@ -20,32 +20,48 @@ if (skip) console.log(`watch tests skipped: ${skip}`);
       const changes: Change[] = [];
       // Without a keepalive, WireGuard shakes hands when there is something to send: a slow
       // ping from inside the vault gives the repaired tunnel its first packets.
-      const pinger = vault.spawn('ping', ['-i', '0.5', '-c', '14', '-W', '1', RESOLVER],
-        { stdio: 'ignore', reject: false });
+      const pinger = vault.spawn('ping', ['-i', '0.5', '-c', '14', '-W', '1', RESOLVER], {
+        stdio: 'ignore',
+        reject: false,
+      });
       const watching = watch(world.config, {
-        intervalSeconds: 1, rounds: 5, report: (c) => changes.push(c), say: (line) => said.push(line),
+        intervalSeconds: 1,
+        rounds: 5,
+        report: (c) => changes.push(c),
+        say: (line) => said.push(line),
       });
       await new Promise((resolve) => setTimeout(resolve, 300));
       await deleteInterface({ name: world.config.tunnel.interface, namespace: vault });
 
       // While the tunnel is gone, the only defaults left are the unreachable fallbacks.
-      const defaults = (await vault.routeList({ table: 'all' }))
-        .filter((route) => route.destination === 'default');
-      assert.ok(defaults.length > 0 && defaults.every((route) => route.type === 'unreachable'),
-        JSON.stringify(defaults));
+      const defaults = (await vault.routeList({ table: 'all' })).filter(
+        (route) => route.destination === 'default',
+      );
+      assert.ok(
+        defaults.length > 0 && defaults.every((route) => route.type === 'unreachable'),
+        JSON.stringify(defaults),
+      );
 
       assert.is(await watching, 0);
       pinger.kill();
       await pinger;
-      assert.equal(said.map((line) => line.replace(/^\S+ /, '').split(':')[0]),
-        ['tunnel up', `tunnel lost`, 'tunnel recovered'], said.join('\n'));
+      assert.equal(
+        said.map((line) => line.replace(/^\S+ /, '').split(':')[0]),
+        ['tunnel up', `tunnel lost`, 'tunnel recovered'],
+        said.join('\n'),
+      );
       assert.match(said[1], /is gone; the vault has no way out/);
-      assert.ok(changes.some((c) => c.sign === '+' && c.text.startsWith(`link add ${world.config.tunnel.interface}`)));
+      assert.ok(
+        changes.some(
+          (c) => c.sign === '+' && c.text.startsWith(`link add ${world.config.tunnel.interface}`),
+        ),
+      );
 
       const link = await vault.linkGet(world.config.tunnel.interface);
       assert.ok(link.up, 'the tunnel is back');
-      const out = (await vault.routeList({ table: 'all' }))
-        .filter((route) => route.destination === 'default' && route.type === 'unicast');
+      const out = (await vault.routeList({ table: 'all' })).filter(
+        (route) => route.destination === 'default' && route.type === 'unicast',
+      );
       assert.ok(out.length > 0 && out.every((route) => route.deviceIndex === link.index));
     } finally {
       vault.close();

@@ -3,13 +3,19 @@
 import { invalidArgument } from './errors.ts';
 import { attribute, ifla, rt, streamBytes, u32, type RtMessage } from './rtnetlink.ts';
 import {
-  afOf, checkUint, familyOfAf, formatAddress, parseAddress, parsePrefix, type Family,
+  afOf,
+  checkUint,
+  familyOfAf,
+  formatAddress,
+  parseAddress,
+  parsePrefix,
+  type Family,
 } from './validate.ts';
 
 // ---- links ----------------------------------------------------------------------------------
 
 export type OperState =
-  | 'unknown' | 'notpresent' | 'down' | 'lowerlayerdown' | 'testing' | 'dormant' | 'up';
+  'unknown' | 'notpresent' | 'down' | 'lowerlayerdown' | 'testing' | 'dormant' | 'up';
 
 /** A network interface as `ip -d link show` describes it. */
 export interface Link {
@@ -32,8 +38,6 @@ export interface Link {
   peerNamespaceId?: number;
   masterIndex?: number;
 }
-
-
 
 const VETH_INFO_PEER = 1;
 
@@ -71,18 +75,23 @@ export interface Address {
   flags: string[];
 }
 
-
-
 export interface AddressRequest {
   data: Record<string, unknown>;
   attrs: Record<string, unknown>;
 }
 
-export function encodeAddress(linkIndex: number, cidr: string, op: string,
-  options: { peer?: string; noDad?: boolean } = {}): AddressRequest {
+export function encodeAddress(
+  linkIndex: number,
+  cidr: string,
+  op: string,
+  options: { peer?: string; noDad?: boolean } = {},
+): AddressRequest {
   const prefix = parsePrefix(cidr, op);
   const data: Record<string, unknown> = {
-    family: afOf(prefix.family), prefixlen: prefix.length, index: linkIndex, scope: 0,
+    family: afOf(prefix.family),
+    prefixlen: prefix.length,
+    index: linkIndex,
+    scope: 0,
   };
   const attrs: Record<string, unknown> = { local: prefix.bytes, address: prefix.bytes };
   if (options.peer) {
@@ -98,11 +107,26 @@ export function encodeAddress(linkIndex: number, cidr: string, op: string,
 
 // ---- routes ---------------------------------------------------------------------------------
 
-export type RouteType = 'unicast' | 'local' | 'broadcast' | 'unreachable' | 'blackhole'
-  | 'prohibit' | 'throw' | 'multicast' | 'anycast';
+export type RouteType =
+  | 'unicast'
+  | 'local'
+  | 'broadcast'
+  | 'unreachable'
+  | 'blackhole'
+  | 'prohibit'
+  | 'throw'
+  | 'multicast'
+  | 'anycast';
 const routeTypeNumbers: Record<RouteType, number> = {
-  unicast: 1, local: 2, broadcast: 3, anycast: 4, multicast: 5,
-  blackhole: 6, unreachable: 7, prohibit: 8, throw: 9,
+  unicast: 1,
+  local: 2,
+  broadcast: 3,
+  anycast: 4,
+  multicast: 5,
+  blackhole: 6,
+  unreachable: 7,
+  prohibit: 8,
+  throw: 9,
 };
 
 export const RT_TABLE_MAIN = 254;
@@ -163,16 +187,24 @@ export function encodeRoute(spec: RouteSpec, deviceIndex: number | undefined, op
   }
   const type = spec.type ?? 'unicast';
   if (!(type in routeTypeNumbers)) {
-    throw invalidArgument(op, String(type), `a route type is one of ${Object.keys(routeTypeNumbers).join(', ')}`);
+    throw invalidArgument(
+      op,
+      String(type),
+      `a route type is one of ${Object.keys(routeTypeNumbers).join(', ')}`,
+    );
   }
   const table = tableNumber(spec.table, op);
   const scopes = { global: 0, link: 253, host: 254 } as const;
   const unicastLike = type === 'unicast' || type === 'local';
-  const scope = spec.scope !== undefined
-    ? scopes[spec.scope]
-    : unicastLike && spec.gateway === undefined && deviceIndex !== undefined ? 253 : 0;
+  const scope =
+    spec.scope !== undefined
+      ? scopes[spec.scope]
+      : unicastLike && spec.gateway === undefined && deviceIndex !== undefined
+        ? 253
+        : 0;
   const protocols = { kernel: 2, boot: 3, static: 4 } as const;
-  const protocol = typeof spec.protocol === 'number' ? spec.protocol : protocols[spec.protocol ?? 'boot'];
+  const protocol =
+    typeof spec.protocol === 'number' ? spec.protocol : protocols[spec.protocol ?? 'boot'];
   const data: Record<string, unknown> = {
     family: afOf(destination.family),
     dstLen: destination.length,
@@ -187,7 +219,7 @@ export function encodeRoute(spec: RouteSpec, deviceIndex: number | undefined, op
   if (spec.gateway !== undefined) {
     const gateway = parseAddress(spec.gateway, op);
     if (gateway.family !== destination.family) {
-      throw invalidArgument(op, spec.gateway, 'the gateway must be of the destination\'s family');
+      throw invalidArgument(op, spec.gateway, "the gateway must be of the destination's family");
     }
     attrs.gateway = gateway.bytes;
   }
@@ -202,7 +234,6 @@ export function encodeRoute(spec: RouteSpec, deviceIndex: number | undefined, op
   }
   return { data, attrs };
 }
-
 
 // ---- policy rules ---------------------------------------------------------------------------
 
@@ -270,7 +301,8 @@ export function encodeRule(spec: RuleSpec, op: string) {
     const text = spec[side];
     if (text === undefined) continue;
     const prefix = parsePrefix(text, op, { requireNetwork: true });
-    if (prefix.family !== spec.family) throw invalidArgument(op, text, `expected IPv${spec.family}`);
+    if (prefix.family !== spec.family)
+      throw invalidArgument(op, text, `expected IPv${spec.family}`);
     data[side === 'from' ? 'srcLen' : 'dstLen'] = prefix.length;
     attrs[side === 'from' ? 'src' : 'dst'] = prefix.bytes;
   }
@@ -289,9 +321,13 @@ export function decodeRule(message: RtMessage): Rule | undefined {
   const { data, attrs } = message;
   const family = familyOfAf(data.family ?? 0);
   if (!family) return undefined;
-  const actionNumber = typeof data.action === 'number' ? data.action : rt.RuleAction[(data.action ?? 'UNSPEC') as keyof typeof rt.RuleAction];
-  const actionName = (Object.keys(ruleActions) as (keyof typeof ruleActions)[])
-    .find((name) => ruleActions[name] === actionNumber);
+  const actionNumber =
+    typeof data.action === 'number'
+      ? data.action
+      : rt.RuleAction[(data.action ?? 'UNSPEC') as keyof typeof rt.RuleAction];
+  const actionName = (Object.keys(ruleActions) as (keyof typeof ruleActions)[]).find(
+    (name) => ruleActions[name] === actionNumber,
+  );
   const rule: Rule = {
     family,
     priority: attrs.priority ?? 0,

@@ -6,19 +6,39 @@
 import type { Address, Link, OperState, Route, RouteType } from './codec.ts';
 import { formatAddress, familyOfAf } from './validate.ts';
 
-const operStates: OperState[] =
-  ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
+const operStates: OperState[] = [
+  'unknown',
+  'notpresent',
+  'down',
+  'lowerlayerdown',
+  'testing',
+  'dormant',
+  'up',
+];
 
 const IFF_UP = 0x1;
 const IFF_LOWER_UP = 0x10000;
-const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, OPERSTATE: 16, LINKINFO: 18, IFALIAS: 20, LINK_NETNSID: 37 };
+const IFLA = {
+  ADDRESS: 1,
+  IFNAME: 3,
+  MTU: 4,
+  LINK: 5,
+  MASTER: 10,
+  OPERSTATE: 16,
+  LINKINFO: 18,
+  IFALIAS: 20,
+  LINK_NETNSID: 37,
+};
 const IFLA_INFO_KIND = 1;
 const IFA = { ADDRESS: 1, LOCAL: 2, LABEL: 3, FLAGS: 8 };
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 };
 
 /** Calls `visit(type, start, end)` for each attribute in data[offset…]. */
-function eachAttribute(data: Buffer, offset: number,
-  visit: (type: number, start: number, end: number) => void): void {
+function eachAttribute(
+  data: Buffer,
+  offset: number,
+  visit: (type: number, start: number, end: number) => void,
+): void {
   while (offset + 4 <= data.length) {
     const length = data.readUInt16LE(offset);
     if (length < 4 || offset + length > data.length) return;
@@ -47,9 +67,15 @@ export function decodeLinkMessage(data: Buffer): Link | undefined {
   };
   eachAttribute(data, 16, (type, start, end) => {
     switch (type) {
-      case IFLA.IFNAME: link.name = cString(data, start, end); break;
-      case IFLA.MTU: link.mtu = data.readUInt32LE(start); break;
-      case IFLA.OPERSTATE: link.operState = operStates[data[start]] ?? 'unknown'; break;
+      case IFLA.IFNAME:
+        link.name = cString(data, start, end);
+        break;
+      case IFLA.MTU:
+        link.mtu = data.readUInt32LE(start);
+        break;
+      case IFLA.OPERSTATE:
+        link.operState = operStates[data[start]] ?? 'unknown';
+        break;
       case IFLA.IFALIAS: {
         const alias = cString(data, start, end);
         if (alias) link.alias = alias;
@@ -58,9 +84,15 @@ export function decodeLinkMessage(data: Buffer): Link | undefined {
       case IFLA.ADDRESS:
         if (end > start) link.mac = data.toString('hex', start, end).replace(/(..)(?!$)/g, '$1:');
         break;
-      case IFLA.LINK: link.peerIndex = data.readUInt32LE(start); break;
-      case IFLA.MASTER: if (data.readUInt32LE(start)) link.masterIndex = data.readUInt32LE(start); break;
-      case IFLA.LINK_NETNSID: link.peerNamespaceId = data.readInt32LE(start); break;
+      case IFLA.LINK:
+        link.peerIndex = data.readUInt32LE(start);
+        break;
+      case IFLA.MASTER:
+        if (data.readUInt32LE(start)) link.masterIndex = data.readUInt32LE(start);
+        break;
+      case IFLA.LINK_NETNSID:
+        link.peerNamespaceId = data.readInt32LE(start);
+        break;
       case IFLA.LINKINFO:
         for (let at = start; at + 4 <= end;) {
           const length = data.readUInt16LE(at);
@@ -79,19 +111,34 @@ export function decodeLinkMessage(data: Buffer): Link | undefined {
 }
 
 const addressFlagNames: [number, string][] = [
-  [0x01, 'secondary'], [0x02, 'nodad'], [0x04, 'optimistic'], [0x08, 'dadfailed'],
-  [0x10, 'homeaddress'], [0x20, 'deprecated'], [0x40, 'tentative'], [0x80, 'permanent'],
-  [0x100, 'managetempaddr'], [0x200, 'noprefixroute'], [0x400, 'mcautojoin'], [0x800, 'stablePrivacy'],
+  [0x01, 'secondary'],
+  [0x02, 'nodad'],
+  [0x04, 'optimistic'],
+  [0x08, 'dadfailed'],
+  [0x10, 'homeaddress'],
+  [0x20, 'deprecated'],
+  [0x40, 'tentative'],
+  [0x80, 'permanent'],
+  [0x100, 'managetempaddr'],
+  [0x200, 'noprefixroute'],
+  [0x400, 'mcautojoin'],
+  [0x800, 'stablePrivacy'],
 ];
 
 function scopeName(scope: number): Address['scope'] {
   switch (scope) {
-    case 0: return 'global';
-    case 200: return 'site';
-    case 253: return 'link';
-    case 254: return 'host';
-    case 255: return 'nowhere';
-    default: return scope;
+    case 0:
+      return 'global';
+    case 200:
+      return 'site';
+    case 253:
+      return 'link';
+    case 254:
+      return 'host';
+    case 255:
+      return 'nowhere';
+    default:
+      return scope;
   }
 }
 
@@ -128,8 +175,18 @@ export function decodeAddressMessage(data: Buffer): Address | undefined {
   return entry;
 }
 
-const routeTypes: (RouteType | undefined)[] = [undefined, 'unicast', 'local', 'broadcast',
-  'anycast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw'];
+const routeTypes: (RouteType | undefined)[] = [
+  undefined,
+  'unicast',
+  'local',
+  'broadcast',
+  'anycast',
+  'multicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+];
 
 /** RTM_NEWROUTE / RTM_DELROUTE payload (struct rtmsg and attributes). */
 export function decodeRouteMessage(data: Buffer): Route | undefined {
@@ -149,12 +206,24 @@ export function decodeRouteMessage(data: Buffer): Route | undefined {
   };
   eachAttribute(data, 12, (type, start, end) => {
     switch (type) {
-      case RTA.DST: route.destination = `${formatAddress(data.subarray(start, end))}/${dstLen}`; break;
-      case RTA.OIF: route.deviceIndex = data.readUInt32LE(start); break;
-      case RTA.GATEWAY: route.gateway = formatAddress(data.subarray(start, end)); break;
-      case RTA.PRIORITY: route.metric = data.readUInt32LE(start); break;
-      case RTA.PREFSRC: route.source = formatAddress(data.subarray(start, end)); break;
-      case RTA.TABLE: route.table = data.readUInt32LE(start); break;
+      case RTA.DST:
+        route.destination = `${formatAddress(data.subarray(start, end))}/${dstLen}`;
+        break;
+      case RTA.OIF:
+        route.deviceIndex = data.readUInt32LE(start);
+        break;
+      case RTA.GATEWAY:
+        route.gateway = formatAddress(data.subarray(start, end));
+        break;
+      case RTA.PRIORITY:
+        route.metric = data.readUInt32LE(start);
+        break;
+      case RTA.PREFSRC:
+        route.source = formatAddress(data.subarray(start, end));
+        break;
+      case RTA.TABLE:
+        route.table = data.readUInt32LE(start);
+        break;
       default:
     }
   });

@@ -43,7 +43,9 @@ export class NetnsError extends Error {
       details.errno === undefined ? undefined : `${code} (errno ${details.errno})`,
       details.extack,
       details.reason,
-    ].filter(Boolean).join(': ');
+    ]
+      .filter(Boolean)
+      .join(': ');
     super(`netns: ${details.op}${target} failed: ${why}`, { cause: details.cause });
     this.name = 'NetnsError';
     this.op = details.op;
@@ -56,8 +58,12 @@ export class NetnsError extends Error {
 
   /** The link, address, route, rule or namespace does not exist. */
   isNotFound(): boolean {
-    return this.code === 'ENODEV' || this.code === 'ENOENT' || this.code === 'ESRCH'
-      || this.code === 'EADDRNOTAVAIL';
+    return (
+      this.code === 'ENODEV' ||
+      this.code === 'ENOENT' ||
+      this.code === 'ESRCH' ||
+      this.code === 'EADDRNOTAVAIL'
+    );
   }
 
   /** The object already exists (and the call did not ask to replace it). */
@@ -67,7 +73,11 @@ export class NetnsError extends Error {
 }
 
 /** An argument refused before anything was sent to the kernel. */
-export function invalidArgument(op: string, object: string | undefined, reason: string): NetnsError {
+export function invalidArgument(
+  op: string,
+  object: string | undefined,
+  reason: string,
+): NetnsError {
   return new NetnsError({ op, object, reason });
 }
 

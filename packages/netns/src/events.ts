@@ -26,16 +26,24 @@ export function decodeEvent(message: RawMessage): NetnsEvent | undefined {
     case RTM.NEWADDR:
     case RTM.DELADDR: {
       const address = decodeAddressMessage(message.data);
-      return address && {
-        kind: 'address', action: message.type === RTM.NEWADDR ? 'new' : 'del', address,
-      };
+      return (
+        address && {
+          kind: 'address',
+          action: message.type === RTM.NEWADDR ? 'new' : 'del',
+          address,
+        }
+      );
     }
     case RTM.NEWROUTE:
     case RTM.DELROUTE: {
       const route = decodeRouteMessage(message.data);
-      return route && {
-        kind: 'route', action: message.type === RTM.NEWROUTE ? 'new' : 'del', route,
-      };
+      return (
+        route && {
+          kind: 'route',
+          action: message.type === RTM.NEWROUTE ? 'new' : 'del',
+          route,
+        }
+      );
     }
     default:
       return undefined;
@@ -79,7 +87,9 @@ export class NetnsEvents implements AsyncIterable<NetnsEvent> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve({ value: queued, done: false });
     if (this.#closed) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => { this.#waiting = resolve; });
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<NetnsEvent> {

@@ -4,9 +4,20 @@
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa, type Options as ExecaOptions, type ResultPromise } from 'execa';
 import {
-  decodeRule, encodeAddress, encodeLinkInfo, encodeRoute,
-  encodeRule, encodeVethPeer, tableNumber,
-  type Address, type Link, type Route, type RouteSpec, type Rule, type RuleSpec, type TableRef,
+  decodeRule,
+  encodeAddress,
+  encodeLinkInfo,
+  encodeRoute,
+  encodeRule,
+  encodeVethPeer,
+  tableNumber,
+  type Address,
+  type Link,
+  type Route,
+  type RouteSpec,
+  type Rule,
+  type RuleSpec,
+  type TableRef,
 } from './codec.ts';
 import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from './decode.ts';
 import { NetnsError, invalidArgument } from './errors.ts';
@@ -62,7 +73,9 @@ export function openNamespace(ref: NamespaceRef): NetnsHandle {
     fd = openSync(path, 'r');
   } catch (error) {
     throw new NetnsError({
-      op: 'netns open', object: label, errno: -((error as NodeJS.ErrnoException).errno ?? -2),
+      op: 'netns open',
+      object: label,
+      errno: -((error as NodeJS.ErrnoException).errno ?? -2),
       cause: error,
     });
   }
@@ -78,8 +91,13 @@ export function openNamespace(ref: NamespaceRef): NetnsHandle {
 /** A handle on the namespace the process is in now. */
 export function currentNamespace(): NetnsHandle {
   const fd = openSync('/proc/thread-self/ns/net', 'r');
-  return new NetnsHandle(fd, '/proc/thread-self/ns/net', 'current namespace', undefined,
-    new RtSocket());
+  return new NetnsHandle(
+    fd,
+    '/proc/thread-self/ns/net',
+    'current namespace',
+    undefined,
+    new RtSocket(),
+  );
 }
 
 export class NetnsHandle {
@@ -138,7 +156,13 @@ export class NetnsHandle {
 
   // ---- links --------------------------------------------------------------------------------
 
-  async #linkRequest(type: number, flags: number, data: object, attrs: object, ctx: RequestContext) {
+  async #linkRequest(
+    type: number,
+    flags: number,
+    data: object,
+    attrs: object,
+    ctx: RequestContext,
+  ) {
     const stream = new netlink.AttrStream();
     rt.formatLinkMessage({ kind: 'link', data, attrs } as never, stream as never);
     return this.#socket.request(type, stream.bufs as Uint8Array[], flags, ctx);
@@ -157,16 +181,28 @@ export class NetnsHandle {
   async linkList(): Promise<Link[]> {
     // IFLA_EXT_MASK with RTEXT_FILTER_SKIP_STATS: the kernel leaves out the counters, which
     // are most of each message and are not reported here.
-    const messages = await this.#linkRequest(RTM.GETLINK, NLM_F.DUMP, {}, { extMask: u32(8) },
-      this.#context('link show'));
-    return messages.map((m) => decodeLinkMessage(m.data)).filter((link): link is Link => link !== undefined);
+    const messages = await this.#linkRequest(
+      RTM.GETLINK,
+      NLM_F.DUMP,
+      {},
+      { extMask: u32(8) },
+      this.#context('link show'),
+    );
+    return messages
+      .map((m) => decodeLinkMessage(m.data))
+      .filter((link): link is Link => link !== undefined);
   }
 
   /** One link by name or index; throws NetnsError with isNotFound() when absent. `ip link show DEV`. */
   async linkGet(ref: LinkRef): Promise<Link> {
     const { data, attrs } = this.#linkSelector(ref, 'link show');
-    const [message] = await this.#linkRequest(RTM.GETLINK, 0, data, { ...attrs, extMask: u32(8) },
-      this.#context('link show', String(ref)));
+    const [message] = await this.#linkRequest(
+      RTM.GETLINK,
+      0,
+      data,
+      { ...attrs, extMask: u32(8) },
+      this.#context('link show', String(ref)),
+    );
     const link = message && decodeLinkMessage(message.data);
     if (!link) throw new NetnsError({ ...this.#context('link show', String(ref)), errno: 19 });
     return link;
@@ -190,28 +226,44 @@ export class NetnsHandle {
 
   async #linkSet(ref: LinkRef, op: string, data: object, attrs: object): Promise<void> {
     const selector = this.#linkSelector(ref, op);
-    await this.#linkRequest(RTM.NEWLINK, 0, { ...selector.data, ...data },
-      { ...selector.attrs, ...attrs }, this.#context(op, String(ref)));
+    await this.#linkRequest(
+      RTM.NEWLINK,
+      0,
+      { ...selector.data, ...data },
+      { ...selector.attrs, ...attrs },
+      this.#context(op, String(ref)),
+    );
   }
 
   /**
    * Creates a link of any kind the kernel knows (`dummy`, `wireguard`, `bridge`, …), with
    * optional IFLA_INFO_DATA. `ip link add NAME type KIND`.
    */
-  async linkAdd(options: { name: string; kind: string; data?: Buffer; mtu?: number }): Promise<Link> {
+  async linkAdd(options: {
+    name: string;
+    kind: string;
+    data?: Buffer;
+    mtu?: number;
+  }): Promise<Link> {
     checkLinkName(options.name, 'link add');
     if (!/^[a-z0-9_-]{1,32}$/i.test(options.kind)) {
       throw invalidArgument('link add', options.kind, 'expected a link kind such as dummy or veth');
     }
     const attrs: Record<string, unknown> = {
-      ifname: options.name, linkinfo: encodeLinkInfo(options.kind, options.data),
+      ifname: options.name,
+      linkinfo: encodeLinkInfo(options.kind, options.data),
     };
     if (options.mtu !== undefined) {
       checkUint(options.mtu, 0xffff, 'link add', 'an MTU');
       attrs.mtu = options.mtu;
     }
-    await this.#linkRequest(RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, {}, attrs,
-      this.#context('link add', options.name));
+    await this.#linkRequest(
+      RTM.NEWLINK,
+      NLM_F.CREATE | NLM_F.EXCL,
+      {},
+      attrs,
+      this.#context('link add', options.name),
+    );
     return this.linkGet(options.name);
   }
 
@@ -221,18 +273,27 @@ export class NetnsHandle {
    * `ip link add NAME type veth peer name PEER netns NS`.
    */
   async vethAdd(options: {
-    name: string; peerName: string; peerNamespace?: NetnsHandle; mtu?: number;
+    name: string;
+    peerName: string;
+    peerNamespace?: NetnsHandle;
+    mtu?: number;
   }): Promise<Link> {
     checkLinkName(options.name, 'link add veth');
     checkLinkName(options.peerName, 'link add veth');
     if (options.mtu !== undefined) checkUint(options.mtu, 0xffff, 'link add veth', 'an MTU');
     const peer = encodeVethPeer(options.peerName, options.peerNamespace?.fd, options.mtu);
     const attrs: Record<string, unknown> = {
-      ifname: options.name, linkinfo: encodeLinkInfo('veth', peer),
+      ifname: options.name,
+      linkinfo: encodeLinkInfo('veth', peer),
     };
     if (options.mtu !== undefined) attrs.mtu = options.mtu;
-    await this.#linkRequest(RTM.NEWLINK, NLM_F.CREATE | NLM_F.EXCL, {}, attrs,
-      this.#context('link add veth', `${options.name}/${options.peerName}`));
+    await this.#linkRequest(
+      RTM.NEWLINK,
+      NLM_F.CREATE | NLM_F.EXCL,
+      {},
+      attrs,
+      this.#context('link add veth', `${options.name}/${options.peerName}`),
+    );
     return this.linkGet(options.name);
   }
 
@@ -278,8 +339,13 @@ export class NetnsHandle {
   /** `ip link del DEV`. Deleting one end of a veth deletes both. */
   async linkDelete(ref: LinkRef): Promise<void> {
     const selector = this.#linkSelector(ref, 'link del');
-    await this.#linkRequest(RTM.DELLINK, 0, selector.data, selector.attrs,
-      this.#context('link del', String(ref)));
+    await this.#linkRequest(
+      RTM.DELLINK,
+      0,
+      selector.data,
+      selector.attrs,
+      this.#context('link del', String(ref)),
+    );
   }
 
   /**
@@ -290,9 +356,13 @@ export class NetnsHandle {
     checkLinkName(name, 'link wait');
     const state = options.state ?? 'present';
     const reached = (link: Link | undefined) =>
-      state === 'absent' ? link === undefined
-        : state === 'present' ? link !== undefined
-          : state === 'up' ? Boolean(link?.up) : Boolean(link?.lowerUp);
+      state === 'absent'
+        ? link === undefined
+        : state === 'present'
+          ? link !== undefined
+          : state === 'up'
+            ? Boolean(link?.up)
+            : Boolean(link?.lowerUp);
     const events = this.events({ kinds: ['link'] });
     const timer = setTimeout(() => events.close(), options.timeoutMs ?? 5000);
     try {
@@ -315,28 +385,51 @@ export class NetnsHandle {
 
   // ---- addresses ----------------------------------------------------------------------------
 
-  async #addressRequest(type: number, flags: number, link: LinkRef, cidr: string, op: string,
-    options: { peer?: string; noDad?: boolean }) {
+  async #addressRequest(
+    type: number,
+    flags: number,
+    link: LinkRef,
+    cidr: string,
+    op: string,
+    options: { peer?: string; noDad?: boolean },
+  ) {
     const request = encodeAddress(0, cidr, op, options);
     const index = await this.#linkIndex(link, op);
     const stream = new netlink.AttrStream();
-    rt.formatAddressMessage({
-      kind: 'address', data: { ...request.data, index }, attrs: request.attrs,
-    } as never, stream as never);
-    await this.#socket.request(type, stream.bufs as Uint8Array[], flags,
-      this.#context(op, `${cidr} dev ${link}`));
+    rt.formatAddressMessage(
+      {
+        kind: 'address',
+        data: { ...request.data, index },
+        attrs: request.attrs,
+      } as never,
+      stream as never,
+    );
+    await this.#socket.request(
+      type,
+      stream.bufs as Uint8Array[],
+      flags,
+      this.#context(op, `${cidr} dev ${link}`),
+    );
   }
 
   /** `ip addr add CIDR dev DEV [peer P]`. IPv6 addresses skip duplicate detection by default. */
   addrAdd(link: LinkRef, cidr: string, options: { peer?: string; noDad?: boolean } = {}) {
-    return this.#addressRequest(RTM.NEWADDR, NLM_F.CREATE | NLM_F.EXCL, link, cidr, 'addr add',
-      { noDad: true, ...options });
+    return this.#addressRequest(RTM.NEWADDR, NLM_F.CREATE | NLM_F.EXCL, link, cidr, 'addr add', {
+      noDad: true,
+      ...options,
+    });
   }
 
   /** `ip addr replace CIDR dev DEV`: adds, or updates an existing address. */
   addrReplace(link: LinkRef, cidr: string, options: { peer?: string; noDad?: boolean } = {}) {
-    return this.#addressRequest(RTM.NEWADDR, NLM_F.CREATE | NLM_F.REPLACE, link, cidr,
-      'addr replace', { noDad: true, ...options });
+    return this.#addressRequest(
+      RTM.NEWADDR,
+      NLM_F.CREATE | NLM_F.REPLACE,
+      link,
+      cidr,
+      'addr replace',
+      { noDad: true, ...options },
+    );
   }
 
   /** `ip addr del CIDR dev DEV`. */
@@ -346,24 +439,38 @@ export class NetnsHandle {
 
   /** `ip addr show [dev DEV]`, optionally one family. */
   async addrList(filter: { link?: LinkRef; family?: Family } = {}): Promise<Address[]> {
-    const index = filter.link === undefined ? undefined : await this.#linkIndex(filter.link, 'addr show');
+    const index =
+      filter.link === undefined ? undefined : await this.#linkIndex(filter.link, 'addr show');
     const stream = new netlink.AttrStream();
-    rt.formatAddressMessage({
-      kind: 'address',
-      data: { family: filter.family ? afOf(filter.family) : 0, index: index ?? 0 },
-      attrs: {},
-    } as never, stream as never);
-    const messages = await this.#socket.request(RTM.GETADDR, stream.bufs as Uint8Array[],
-      NLM_F.DUMP, this.#context('addr show'));
-    return messages.map((m) => decodeAddressMessage(m.data)).filter((a): a is Address =>
-      a !== undefined && (index === undefined || a.linkIndex === index)
-      && (filter.family === undefined || a.family === filter.family));
+    rt.formatAddressMessage(
+      {
+        kind: 'address',
+        data: { family: filter.family ? afOf(filter.family) : 0, index: index ?? 0 },
+        attrs: {},
+      } as never,
+      stream as never,
+    );
+    const messages = await this.#socket.request(
+      RTM.GETADDR,
+      stream.bufs as Uint8Array[],
+      NLM_F.DUMP,
+      this.#context('addr show'),
+    );
+    return messages
+      .map((m) => decodeAddressMessage(m.data))
+      .filter(
+        (a): a is Address =>
+          a !== undefined &&
+          (index === undefined || a.linkIndex === index) &&
+          (filter.family === undefined || a.family === filter.family),
+      );
   }
 
   // ---- routes -------------------------------------------------------------------------------
 
   async #routeRequest(type: number, flags: number, spec: RouteSpec, op: string) {
-    const deviceIndex = spec.device === undefined ? undefined : await this.#linkIndex(spec.device, op);
+    const deviceIndex =
+      spec.device === undefined ? undefined : await this.#linkIndex(spec.device, op);
     const { data, attrs } = encodeRoute(spec, deviceIndex, op);
     if (type === RTM.DELROUTE) {
       // For deletion, only what the caller named must match.
@@ -373,9 +480,15 @@ export class NetnsHandle {
     }
     const stream = new netlink.AttrStream();
     rt.formatRouteMessage({ kind: 'route', data, attrs } as never, stream as never);
-    const object = [spec.type && spec.type !== 'unicast' ? spec.type : '', spec.destination,
-      spec.gateway ? `via ${spec.gateway}` : '', spec.device !== undefined ? `dev ${spec.device}` : '',
-      spec.table !== undefined ? `table ${spec.table}` : ''].filter(Boolean).join(' ');
+    const object = [
+      spec.type && spec.type !== 'unicast' ? spec.type : '',
+      spec.destination,
+      spec.gateway ? `via ${spec.gateway}` : '',
+      spec.device !== undefined ? `dev ${spec.device}` : '',
+      spec.table !== undefined ? `table ${spec.table}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     await this.#socket.request(type, stream.bufs as Uint8Array[], flags, this.#context(op, object));
   }
 
@@ -404,14 +517,28 @@ export class NetnsHandle {
   async routeList(filter: { family?: Family; table?: TableRef | 'all' } = {}): Promise<Route[]> {
     const table = filter.table === 'all' ? undefined : tableNumber(filter.table, 'route show');
     const stream = new netlink.AttrStream();
-    rt.formatRouteMessage({
-      kind: 'route', data: { family: filter.family ? afOf(filter.family) : 0 }, attrs: {},
-    } as never, stream as never);
-    const messages = await this.#socket.request(RTM.GETROUTE, stream.bufs as Uint8Array[],
-      NLM_F.DUMP, this.#context('route show'));
-    return messages.map((m) => decodeRouteMessage(m.data)).filter((r): r is Route =>
-      r !== undefined && (table === undefined || r.table === table)
-      && (filter.family === undefined || r.family === filter.family));
+    rt.formatRouteMessage(
+      {
+        kind: 'route',
+        data: { family: filter.family ? afOf(filter.family) : 0 },
+        attrs: {},
+      } as never,
+      stream as never,
+    );
+    const messages = await this.#socket.request(
+      RTM.GETROUTE,
+      stream.bufs as Uint8Array[],
+      NLM_F.DUMP,
+      this.#context('route show'),
+    );
+    return messages
+      .map((m) => decodeRouteMessage(m.data))
+      .filter(
+        (r): r is Route =>
+          r !== undefined &&
+          (table === undefined || r.table === table) &&
+          (filter.family === undefined || r.family === filter.family),
+      );
   }
 
   // ---- policy rules -------------------------------------------------------------------------
@@ -420,11 +547,21 @@ export class NetnsHandle {
     const { data, attrs, extra } = encodeRule(spec, op);
     const stream = new netlink.AttrStream();
     rt.formatRuleMessage({ kind: 'rule', data, attrs } as never, stream as never);
-    const object = [spec.invert ? 'not' : '', spec.fwmark !== undefined ? `fwmark ${spec.fwmark}` : '',
-      spec.from ? `from ${spec.from}` : '', spec.priority !== undefined ? `pref ${spec.priority}` : '',
-      `lookup ${spec.table ?? 'main'}`].filter(Boolean).join(' ');
-    await this.#socket.request(type, [...stream.bufs as Uint8Array[], ...extra], flags,
-      this.#context(op, object));
+    const object = [
+      spec.invert ? 'not' : '',
+      spec.fwmark !== undefined ? `fwmark ${spec.fwmark}` : '',
+      spec.from ? `from ${spec.from}` : '',
+      spec.priority !== undefined ? `pref ${spec.priority}` : '',
+      `lookup ${spec.table ?? 'main'}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+    await this.#socket.request(
+      type,
+      [...(stream.bufs as Uint8Array[]), ...extra],
+      flags,
+      this.#context(op, object),
+    );
   }
 
   /** `ip rule add …`. */
@@ -440,13 +577,23 @@ export class NetnsHandle {
   /** `ip [-4|-6] rule show`. */
   async ruleList(family?: Family): Promise<Rule[]> {
     const stream = new netlink.AttrStream();
-    rt.formatRuleMessage({
-      kind: 'rule', data: { family: family ? afOf(family) : 0 }, attrs: {},
-    } as never, stream as never);
-    const messages = await this.#socket.requestParsed(RTM.GETRULE, stream.bufs as Uint8Array[],
-      NLM_F.DUMP, this.#context('rule show'));
-    return messages.map(decodeRule).filter((r): r is Rule =>
-      r !== undefined && (family === undefined || r.family === family));
+    rt.formatRuleMessage(
+      {
+        kind: 'rule',
+        data: { family: family ? afOf(family) : 0 },
+        attrs: {},
+      } as never,
+      stream as never,
+    );
+    const messages = await this.#socket.requestParsed(
+      RTM.GETRULE,
+      stream.bufs as Uint8Array[],
+      NLM_F.DUMP,
+      this.#context('rule show'),
+    );
+    return messages
+      .map(decodeRule)
+      .filter((r): r is Rule => r !== undefined && (family === undefined || r.family === family));
   }
 
   // ---- sysctls ------------------------------------------------------------------------------
@@ -472,7 +619,9 @@ export class NetnsHandle {
     } catch (error) {
       if (error instanceof NetnsError) throw error;
       throw new NetnsError({
-        ...context, errno: -((error as NodeJS.ErrnoException).errno ?? -5), cause: error,
+        ...context,
+        errno: -((error as NodeJS.ErrnoException).errno ?? -5),
+        cause: error,
       });
     }
   }
@@ -494,7 +643,7 @@ export class NetnsHandle {
   async exec(command: string, args: string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
     this.#checkOpen('exec');
     const [program, ...prefix] = this.#commandPrefix();
-    const stdio = options.stream ? ['pipe', 'inherit'] as const : 'pipe';
+    const stdio = options.stream ? (['pipe', 'inherit'] as const) : 'pipe';
     const result = await execa(program, [...prefix, command, ...args], {
       reject: false,
       input: options.input,
@@ -520,22 +669,27 @@ export class NetnsHandle {
    * process, and no /etc/netns files applied. For tools that only need the network (nft, wg,
    * ping). `stdin` may be a descriptor, such as one from memoryFile().
    */
-  async execInNetwork(command: string, args: string[] = [],
-    options: ExecOptions & { stdin?: number } = {}): Promise<ExecResult> {
+  async execInNetwork(
+    command: string,
+    args: string[] = [],
+    options: ExecOptions & { stdin?: number } = {},
+  ): Promise<ExecResult> {
     this.#checkOpen('exec');
-    const stdio = options.stream ? ['pipe', 'inherit'] as const : 'pipe';
-    const input = options.stdin === undefined
-      ? { input: options.input } : { stdin: options.stdin as never };
-    const subprocess = this.run(() => execa(command, args, {
-      reject: false,
-      ...input,
-      timeout: options.timeoutMs,
-      env: options.env,
-      cwd: options.cwd,
-      stdout: stdio as never,
-      stderr: stdio as never,
-      stripFinalNewline: false,
-    }));
+    const stdio = options.stream ? (['pipe', 'inherit'] as const) : 'pipe';
+    const input =
+      options.stdin === undefined ? { input: options.input } : { stdin: options.stdin as never };
+    const subprocess = this.run(() =>
+      execa(command, args, {
+        reject: false,
+        ...input,
+        timeout: options.timeoutMs,
+        env: options.env,
+        cwd: options.cwd,
+        stdout: stdio as never,
+        stderr: stdio as never,
+        stripFinalNewline: false,
+      }),
+    );
     const result = await subprocess;
     return {
       command: [command, ...args].join(' '),
@@ -569,7 +723,11 @@ export class NetnsHandle {
 export function sysctlPath(key: string, op: string): string {
   const parts = key.includes('/') ? key.split('/') : key.split('.');
   if (parts[0] !== 'net' || parts.length < 3) {
-    throw invalidArgument(op, key, 'expected a per-namespace key under net., e.g. net.ipv4.ip_forward');
+    throw invalidArgument(
+      op,
+      key,
+      'expected a per-namespace key under net., e.g. net.ipv4.ip_forward',
+    );
   }
   if (parts.some((part) => part === '' || part === '.' || part === '..' || /[\s\0]/.test(part))) {
     throw invalidArgument(op, key, 'a sysctl key is made of non-empty names');

@@ -1,7 +1,14 @@
 // Named network namespaces the way iproute2 makes them: a bind mount of a namespace file onto
 // /run/netns/NAME, so `ip netns exec NAME …` and systemd's NetworkNamespacePath= see them.
 import {
-  closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
 } from 'node:fs';
 import { NetnsError } from './errors.ts';
 import { constants as osConstants } from 'node:os';
@@ -41,7 +48,10 @@ export function createNamespace(name: string): void {
     fd = openSync(path, constants.O_RDONLY | constants.O_CREAT | constants.O_EXCL, 0);
   } catch (error) {
     throw new NetnsError({
-      op: 'netns add', object: name, errno: -(error as NodeJS.ErrnoException).errno!, cause: error,
+      op: 'netns add',
+      object: name,
+      errno: -(error as NodeJS.ErrnoException).errno!,
+      cause: error,
     });
   }
   closeSync(fd);
@@ -72,7 +82,10 @@ export function deleteNamespace(name: string): void {
     unlinkSync(path);
   } catch (error) {
     throw new NetnsError({
-      op: 'netns del', object: name, errno: -(error as NodeJS.ErrnoException).errno!, cause: error,
+      op: 'netns del',
+      object: name,
+      errno: -(error as NodeJS.ErrnoException).errno!,
+      cause: error,
     });
   }
 }

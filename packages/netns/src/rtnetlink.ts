@@ -4,7 +4,10 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { NetnsError } from './errors.ts';
 import {
-  NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, SOL_NETLINK, setSocketOptionInt,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  SOL_NETLINK,
+  setSocketOptionInt,
 } from './syscalls.ts';
 
 const require = createRequire(import.meta.url);
@@ -15,15 +18,29 @@ export const ifla = netlink.ifla;
 export type RtMessage = import('netlink').rt.Message;
 
 export const RTM = {
-  NEWLINK: 16, DELLINK: 17, GETLINK: 18, SETLINK: 19,
-  NEWADDR: 20, DELADDR: 21, GETADDR: 22,
-  NEWROUTE: 24, DELROUTE: 25, GETROUTE: 26,
-  NEWRULE: 32, DELRULE: 33, GETRULE: 34,
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+  NEWRULE: 32,
+  DELRULE: 33,
+  GETRULE: 34,
 } as const;
 
 export const NLM_F = {
-  REQUEST: 0x1, ACK: 0x4, DUMP: 0x300,
-  REPLACE: 0x100, EXCL: 0x200, CREATE: 0x400, APPEND: 0x800,
+  REQUEST: 0x1,
+  ACK: 0x4,
+  DUMP: 0x300,
+  REPLACE: 0x100,
+  EXCL: 0x200,
+  CREATE: 0x400,
+  APPEND: 0x800,
 } as const;
 
 const NLMSG_ERROR = 2;
@@ -44,7 +61,7 @@ export function parseErrorMessage(data: Buffer, flags: number): { errno: number;
   const errno = -data.readInt32LE(0);
   let offset = 4;
   const originalLength = data.length >= 8 ? data.readUInt32LE(4) : 0;
-  offset += (flags & NLM_F_CAPPED) ? 16 : originalLength;
+  offset += flags & NLM_F_CAPPED ? 16 : originalLength;
   let extack: string | undefined;
   if (flags & NLM_F_ACK_TLVS) {
     while (offset + 4 <= data.length) {
@@ -52,7 +69,10 @@ export function parseErrorMessage(data: Buffer, flags: number): { errno: number;
       const type = data.readUInt16LE(offset + 2) & 0x3fff;
       if (length < 4 || offset + length > data.length) break;
       if (type === NLMSGERR_ATTR_MSG) {
-        extack = data.subarray(offset + 4, offset + length).toString('utf8').replace(/\0+$/, '');
+        extack = data
+          .subarray(offset + 4, offset + length)
+          .toString('utf8')
+          .replace(/\0+$/, '');
       }
       offset += (length + 3) & ~3;
     }
@@ -101,12 +121,18 @@ export class RtSocket {
   ): Promise<RawMessage[]> {
     let reply: [RawMessage[], unknown];
     try {
-      reply = await this.socket.socket.request(type, payload, {
-        flags, checkError: false,
-      } as never) as unknown as [RawMessage[], unknown];
+      reply = (await this.socket.socket.request(type, payload, {
+        flags,
+        checkError: false,
+      } as never)) as unknown as [RawMessage[], unknown];
     } catch (error) {
       const errno = (error as { errno?: number }).errno;
-      throw new NetnsError({ ...context, errno, reason: errno ? undefined : String(error), cause: error });
+      throw new NetnsError({
+        ...context,
+        errno,
+        reason: errno ? undefined : String(error),
+        cause: error,
+      });
     }
     const messages = reply[0];
     if (messages.length > 0 && messages[0].type === NLMSG_ERROR) {

@@ -34,11 +34,14 @@ function loadLibc(): Libc {
     errno: () => koffi.errno(),
     setns: lib.func('int setns(int fd, int nstype)'),
     unshare: lib.func('int unshare(int flags)'),
-    mount: lib.func('int mount(const char *src, const char *target, const char *fstype, '
-      + 'unsigned long flags, const void *data)'),
+    mount: lib.func(
+      'int mount(const char *src, const char *target, const char *fstype, ' +
+        'unsigned long flags, const void *data)',
+    ),
     umount2: lib.func('int umount2(const char *target, int flags)'),
-    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, '
-      + 'uint32_t length)'),
+    setsockopt: lib.func(
+      'int setsockopt(int fd, int level, int name, const void *value, ' + 'uint32_t length)',
+    ),
     memfdCreate: lib.func('int memfd_create(const char *name, unsigned int flags)'),
   };
   return libc;
@@ -104,7 +107,12 @@ export function umount(target: string, flags: number, op: string): void {
   check(loadLibc().umount2(target, flags), op, target);
 }
 
-export function setSocketOptionInt(fd: number, level: number, name: number, value: number): boolean {
+export function setSocketOptionInt(
+  fd: number,
+  level: number,
+  name: number,
+  value: number,
+): boolean {
   return loadLibc().setsockopt(fd, level, name, Int32Array.of(value), 4) === 0;
 }
 
@@ -139,7 +147,8 @@ const MFD_CLOEXEC = 1;
  */
 export function memoryFile(name: string, data: string | Uint8Array): number {
   const writable = loadLibc().memfdCreate(name, MFD_CLOEXEC);
-  if (writable < 0) throw new NetnsError({ op: 'memfd_create', object: name, errno: loadLibc().errno() });
+  if (writable < 0)
+    throw new NetnsError({ op: 'memfd_create', object: name, errno: loadLibc().errno() });
   try {
     writeFileSync(writable, data);
     return openSync(`/proc/self/fd/${writable}`, 'r');

@@ -24,8 +24,11 @@ export function checkLinkName(name: string, op: string): void {
     throw invalidArgument(op, name, 'an interface name has at most 15 bytes');
   }
   if (name === '.' || name === '..' || /[/:\s]/.test(name)) {
-    throw invalidArgument(op, name, 'an interface name cannot be "." or ".." or contain "/", ":" '
-      + 'or white space');
+    throw invalidArgument(
+      op,
+      name,
+      'an interface name cannot be "." or ".." or contain "/", ":" ' + 'or white space',
+    );
   }
 }
 
@@ -66,7 +69,10 @@ function ipv6Bytes(text: string): Buffer {
   const lastColon = text.lastIndexOf(':');
   let hexText = text;
   if (text.includes('.', lastColon)) {
-    const quad = text.slice(lastColon + 1).split('.').map(Number);
+    const quad = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     const high = ((quad[0] << 8) | quad[1]).toString(16);
     const low = ((quad[2] << 8) | quad[3]).toString(16);
     hexText = `${text.slice(0, lastColon + 1)}${high}:${low}`;
@@ -95,10 +101,16 @@ export function formatAddress(bytes: Uint8Array): string {
   let bestStart = -1;
   let bestLength = 0;
   for (let i = 0; i < 8;) {
-    if (words[i] !== 0) { i += 1; continue; }
+    if (words[i] !== 0) {
+      i += 1;
+      continue;
+    }
     let j = i;
     while (j < 8 && words[j] === 0) j += 1;
-    if (j - i > bestLength && j - i > 1) { bestStart = i; bestLength = j - i; }
+    if (j - i > bestLength && j - i > 1) {
+      bestStart = i;
+      bestLength = j - i;
+    }
     i = j;
   }
   const hex = (list: number[]) => list.map((w) => w.toString(16)).join(':');

@@ -3,12 +3,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NetnsError } from '../src/errors.ts';
 import {
-  encodeAddress, encodeLinkInfo, encodeRoute, encodeRule, encodeVethPeer,
+  encodeAddress,
+  encodeLinkInfo,
+  encodeRoute,
+  encodeRule,
+  encodeVethPeer,
 } from '../src/codec.ts';
 import { decodeRouteMessage } from '../src/decode.ts';
 import { netlink, parseErrorMessage, rt } from '../src/rtnetlink.ts';
 import { sysctlPath } from '../src/handle.ts';
-import { checkLinkName, checkNamespaceName, formatAddress, parseAddress, parsePrefix } from '../src/validate.ts';
+import {
+  checkLinkName,
+  checkNamespaceName,
+  formatAddress,
+  parseAddress,
+  parsePrefix,
+} from '../src/validate.ts';
 
 function refused(fn: () => unknown, pattern: RegExp) {
   try {
@@ -25,7 +35,10 @@ function refused(fn: () => unknown, pattern: RegExp) {
 test('interface names: 15 bytes at most, no slash, colon or space', () => {
   checkLinkName('veth-host', 'x');
   checkLinkName('a'.repeat(15), 'x');
-  refused(() => checkLinkName('a'.repeat(16), 'link add'), /link add a{16} failed: an interface name has at most 15 bytes/);
+  refused(
+    () => checkLinkName('a'.repeat(16), 'link add'),
+    /link add a{16} failed: an interface name has at most 15 bytes/,
+  );
   refused(() => checkLinkName('a/b', 'x'), /cannot/);
   refused(() => checkLinkName('a:b', 'x'), /cannot/);
   refused(() => checkLinkName('a b', 'x'), /cannot/);
@@ -44,7 +57,10 @@ test('addresses: strict parsing and canonical printing', () => {
   assert.is(parseAddress('10.200.1.2', 'x').bytes.toString('hex'), '0ac80102');
   assert.is(parseAddress('fe80::1', 'x').text, 'fe80::1');
   assert.is(parseAddress('2001:DB8:0:0:1:0:0:1', 'x').text, '2001:db8::1:0:0:1');
-  assert.is(parseAddress('::ffff:1.2.3.4', 'x').bytes.toString('hex'), '00000000000000000000ffff01020304');
+  assert.is(
+    parseAddress('::ffff:1.2.3.4', 'x').bytes.toString('hex'),
+    '00000000000000000000ffff01020304',
+  );
   assert.is(formatAddress(Buffer.alloc(16)), '::');
   assert.is(formatAddress(Buffer.from('20010db8000000000000000000000001', 'hex')), '2001:db8::1');
   for (const bad of ['010.0.0.1', '1.2.3', '1.2.3.256', ' 1.2.3.4', 'fe80::1%eth0', 'x', '']) {
@@ -60,12 +76,18 @@ test('prefixes: lengths in range, host bits refused where a network is needed', 
   refused(() => parsePrefix('10.0.0.0/33', 'x'), /0 to 32/);
   refused(() => parsePrefix('10.0.0.0/08', 'x'), /0 to 32/);
   refused(() => parsePrefix('::/129', 'x'), /0 to 128/);
-  refused(() => parsePrefix('10.0.0.1/8', 'route add', { requireNetwork: true }),
-    /route add 10.0.0.1\/8 failed: host bits are set beyond \/8/);
+  refused(
+    () => parsePrefix('10.0.0.1/8', 'route add', { requireNetwork: true }),
+    /route add 10.0.0.1\/8 failed: host bits are set beyond \/8/,
+  );
 });
 
 test('route encoding: a default route pinned to a device is link-scoped, no gateway', () => {
-  const { data, attrs } = encodeRoute({ destination: 'default', device: 'privado' }, 7, 'route add');
+  const { data, attrs } = encodeRoute(
+    { destination: 'default', device: 'privado' },
+    7,
+    'route add',
+  );
   assert.is(data.family, 2);
   assert.is(data.dstLen, 0);
   assert.is(data.scope, 253);
@@ -78,7 +100,9 @@ test('route encoding: a default route pinned to a device is link-scoped, no gate
 test('route encoding: unreachable IPv6 default with a metric in a high table', () => {
   const { data, attrs } = encodeRoute(
     { destination: 'default', family: 6, type: 'unreachable', metric: 4242, table: 51820 },
-    undefined, 'route add');
+    undefined,
+    'route add',
+  );
   assert.is(data.family, 10);
   assert.is(data.type, 7);
   assert.is(data.table, 0, 'tables above 255 travel in RTA_TABLE only');
@@ -88,24 +112,41 @@ test('route encoding: unreachable IPv6 default with a metric in a high table', (
 });
 
 test('route encoding: refuses a gateway of the wrong family, bad types and tables', () => {
-  refused(() => encodeRoute({ destination: '10.0.0.0/8', gateway: 'fe80::1' }, 1, 'route add'),
-    /gateway must be of the destination's family/);
-  refused(() => encodeRoute({ destination: '10.0.0.0/8', type: 'nope' as never }, 1, 'route add'),
-    /a route type is one of/);
+  refused(
+    () => encodeRoute({ destination: '10.0.0.0/8', gateway: 'fe80::1' }, 1, 'route add'),
+    /gateway must be of the destination's family/,
+  );
+  refused(
+    () => encodeRoute({ destination: '10.0.0.0/8', type: 'nope' as never }, 1, 'route add'),
+    /a route type is one of/,
+  );
   refused(() => encodeRoute({ destination: '10.0.0.0/8', table: 0 }, 1, 'route add'), /table 0/);
   refused(() => encodeRoute({ destination: '10.0.0.0/8', metric: -1 }, 1, 'route add'), /metric/);
-  refused(() => encodeRoute({ destination: '::/0', family: 4 }, 1, 'route add'), /IPv4 destination/);
+  refused(
+    () => encodeRoute({ destination: '::/0', family: 4 }, 1, 'route add'),
+    /IPv4 destination/,
+  );
 });
 
 test('route decoding round-trips through node-netlink', () => {
-  const { data, attrs } = encodeRoute({ destination: '198.18.0.0/15', gateway: '10.200.1.1',
-    metric: 10, table: 100 }, 3, 'route add');
+  const { data, attrs } = encodeRoute(
+    { destination: '198.18.0.0/15', gateway: '10.200.1.1', metric: 10, table: 100 },
+    3,
+    'route add',
+  );
   const stream = new netlink.AttrStream();
   rt.formatRouteMessage({ kind: 'route', data, attrs } as never, stream as never);
   const decoded = decodeRouteMessage(Buffer.concat(stream.bufs as Uint8Array[]));
   assert.equal(decoded, {
-    family: 4, type: 'unicast', destination: '198.18.0.0/15', table: 100, metric: 10,
-    scope: 'global', protocol: 3, deviceIndex: 3, gateway: '10.200.1.1',
+    family: 4,
+    type: 'unicast',
+    destination: '198.18.0.0/15',
+    table: 100,
+    metric: 10,
+    scope: 'global',
+    protocol: 3,
+    deviceIndex: 3,
+    gateway: '10.200.1.1',
   });
 });
 
@@ -131,7 +172,9 @@ test('veth peer: IFLA_INFO_DATA carries VETH_INFO_PEER with the name and target 
 
 test('rules: fwmark with full mask, inverted, suppress_prefixlength as an extra attribute', () => {
   const { data, attrs, extra } = encodeRule(
-    { family: 4, fwmark: 0xca6c, table: 51820, invert: true, priority: 100 }, 'rule add');
+    { family: 4, fwmark: 0xca6c, table: 51820, invert: true, priority: 100 },
+    'rule add',
+  );
   assert.equal(data.flags, { invert: true });
   assert.is(attrs.fwmark, 0xca6c);
   assert.is(attrs.fwmask, 0xffffffff);
@@ -155,7 +198,10 @@ test('NLMSG_ERROR payload: errno and the extended ack text', () => {
   errno.writeInt32LE(-101, 0);
   const parsed = parseErrorMessage(Buffer.concat([errno, header, tlv]), 0x100 | 0x200);
   assert.equal(parsed, { errno: 101, extack: 'Nexthop has invalid gateway' });
-  assert.equal(parseErrorMessage(Buffer.concat([Buffer.alloc(4), header]), 0x100), { errno: 0, extack: undefined });
+  assert.equal(parseErrorMessage(Buffer.concat([Buffer.alloc(4), header]), 0x100), {
+    errno: 0,
+    extack: undefined,
+  });
 });
 
 test('errors carry op, object, errno and code, and say not-found/exists without strings', () => {
@@ -171,7 +217,10 @@ test('errors carry op, object, errno and code, and say not-found/exists without 
 
 test('sysctl keys: only per-namespace net.* keys, dotted or slashed', () => {
   assert.is(sysctlPath('net.ipv4.ip_forward', 'x'), '/proc/sys/net/ipv4/ip_forward');
-  assert.is(sysctlPath('net/ipv4/conf/eth0.1/arp_ignore', 'x'), '/proc/sys/net/ipv4/conf/eth0.1/arp_ignore');
+  assert.is(
+    sysctlPath('net/ipv4/conf/eth0.1/arp_ignore', 'x'),
+    '/proc/sys/net/ipv4/conf/eth0.1/arp_ignore',
+  );
   refused(() => sysctlPath('kernel.hostname', 'sysctl set'), /per-namespace key under net\./);
   refused(() => sysctlPath('net.ipv4..x', 'x'), /non-empty/);
   refused(() => sysctlPath('net/ipv4/../../kernel', 'x'), /non-empty/);

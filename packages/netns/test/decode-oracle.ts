@@ -5,11 +5,25 @@ import { ifla, rt, type RtMessage } from '../src/rtnetlink.ts';
 import { familyOfAf, formatAddress } from '../src/validate.ts';
 
 const routeTypeNumbers: Record<RouteType, number> = {
-  unicast: 1, local: 2, broadcast: 3, anycast: 4, multicast: 5,
-  blackhole: 6, unreachable: 7, prohibit: 8, throw: 9,
+  unicast: 1,
+  local: 2,
+  broadcast: 3,
+  anycast: 4,
+  multicast: 5,
+  blackhole: 6,
+  unreachable: 7,
+  prohibit: 8,
+  throw: 9,
 };
-const operStates: OperState[] =
-  ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
+const operStates: OperState[] = [
+  'unknown',
+  'notpresent',
+  'down',
+  'lowerlayerdown',
+  'testing',
+  'dormant',
+  'up',
+];
 
 function macOf(bytes: Buffer | undefined): string | undefined {
   if (!bytes || bytes.length === 0) return undefined;
@@ -17,12 +31,16 @@ function macOf(bytes: Buffer | undefined): string | undefined {
 }
 
 function scopeName(scope: number): Address['scope'] {
-  return ({ 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' } as const)[
-    scope as 0 | 200 | 253 | 254 | 255
-  ] ?? scope;
+  return (
+    ({ 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' } as const)[
+      scope as 0 | 200 | 253 | 254 | 255
+    ] ?? scope
+  );
 }
 
-const routeTypeNames = new Map(Object.entries(routeTypeNumbers).map(([k, v]) => [v, k as RouteType]));
+const routeTypeNames = new Map(
+  Object.entries(routeTypeNumbers).map(([k, v]) => [v, k as RouteType]),
+);
 
 export function oracleLink(message: RtMessage): Link | undefined {
   if (message.kind !== 'link') return undefined;
@@ -76,14 +94,20 @@ export function oracleRoute(message: RtMessage): Route | undefined {
   const { data, attrs } = message;
   const family = familyOfAf(data.family ?? 0);
   if (!family) return undefined;
-  const typeNumber = typeof data.type === 'number' ? data.type : rt.RouteType[data.type ?? 'UNSPEC'];
-  const scopeNumber = typeof data.scope === 'number' ? data.scope : rt.RouteScope[data.scope ?? 'UNIVERSE'];
-  const protocolNumber = typeof data.protocol === 'number'
-    ? data.protocol : rt.RouteProtocol[(data.protocol ?? 'UNSPEC') as keyof typeof rt.RouteProtocol];
+  const typeNumber =
+    typeof data.type === 'number' ? data.type : rt.RouteType[data.type ?? 'UNSPEC'];
+  const scopeNumber =
+    typeof data.scope === 'number' ? data.scope : rt.RouteScope[data.scope ?? 'UNIVERSE'];
+  const protocolNumber =
+    typeof data.protocol === 'number'
+      ? data.protocol
+      : rt.RouteProtocol[(data.protocol ?? 'UNSPEC') as keyof typeof rt.RouteProtocol];
   const route: Route = {
     family,
     type: routeTypeNames.get(typeNumber) ?? typeNumber,
-    destination: data.dstLen ? `${formatAddress(attrs.dst ?? Buffer.alloc(0))}/${data.dstLen}` : 'default',
+    destination: data.dstLen
+      ? `${formatAddress(attrs.dst ?? Buffer.alloc(0))}/${data.dstLen}`
+      : 'default',
     table: attrs.table ?? data.table ?? 0,
     metric: attrs.priority ?? 0,
     scope: scopeName(scopeNumber),

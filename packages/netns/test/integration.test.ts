@@ -7,13 +7,22 @@ import { closeSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  NetnsError, createNamespace, deleteNamespace, listNamespaces, memoryFile, namespaceExists,
+  NetnsError,
+  createNamespace,
+  deleteNamespace,
+  listNamespaces,
+  memoryFile,
+  namespaceExists,
   openNamespace,
   type NetnsHandle,
 } from '../src/index.ts';
 import { inHomeNetns } from '../src/syscalls.ts';
 import {
-  createTestNamespace, privilegedSkipReason, sweepTestNamespaces, uniqueName, withTestNamespaces,
+  createTestNamespace,
+  privilegedSkipReason,
+  sweepTestNamespaces,
+  uniqueName,
+  withTestNamespaces,
 } from '../src/testing.ts';
 
 const skip = privilegedSkipReason();
@@ -54,7 +63,10 @@ it('namespaces: create, list, exists, open by name, path and pid, delete', async
   try {
     assert.ok(listNamespaces().includes(name));
     assert.ok(namespaceExists(name));
-    await rejects(Promise.resolve().then(() => createNamespace(name)), (e) => assert.ok(e.isExists()));
+    await rejects(
+      Promise.resolve().then(() => createNamespace(name)),
+      (e) => assert.ok(e.isExists()),
+    );
     const byName = openNamespace({ name });
     const byPath = openNamespace({ path: `/run/netns/${name}` });
     const sleeper = spawn('ip', ['netns', 'exec', name, 'sleep', '30'], { stdio: 'ignore' });
@@ -63,7 +75,10 @@ it('namespaces: create, list, exists, open by name, path and pid, delete', async
     try {
       assert.ok(byName.isSameAs(byPath));
       assert.ok(byName.isSameAs(byPid));
-      assert.equal((await byPid.linkList()).map((l) => l.name), ['lo']);
+      assert.equal(
+        (await byPid.linkList()).map((l) => l.name),
+        ['lo'],
+      );
     } finally {
       sleeper.kill();
       byPid.close();
@@ -76,18 +91,31 @@ it('namespaces: create, list, exists, open by name, path and pid, delete', async
     deleteNamespace(name);
   }
   assert.not.ok(namespaceExists(name));
-  await rejects(Promise.resolve().then(() => deleteNamespace(name)), (e) => assert.ok(e.isNotFound()));
-  await rejects(Promise.resolve().then(() => openNamespace({ name })), (e) => assert.ok(e.isNotFound()));
+  await rejects(
+    Promise.resolve().then(() => deleteNamespace(name)),
+    (e) => assert.ok(e.isNotFound()),
+  );
+  await rejects(
+    Promise.resolve().then(() => openNamespace({ name })),
+    (e) => assert.ok(e.isNotFound()),
+  );
 });
 
 it('bad arguments are refused before the kernel sees them', async () => {
   await withTestNamespaces(['args'], async ({ handle }) => {
-    await rejects(handle.linkAdd({ name: 'sixteen-chars-xx', kind: 'bridge' }),
-      (e) => assert.match(e.reason ?? '', /15 bytes/));
+    await rejects(handle.linkAdd({ name: 'sixteen-chars-xx', kind: 'bridge' }), (e) =>
+      assert.match(e.reason ?? '', /15 bytes/),
+    );
     await rejects(handle.addrAdd('lo', '10.0.0.1/33'), (e) => assert.match(e.message, /0 to 32/));
-    await rejects(Promise.resolve().then(() => createNamespace('a/b')),
-      (e) => assert.match(e.message, /contain "\/"/));
-    assert.equal((await handle.linkList()).map((l) => l.name), ['lo'], 'nothing was created');
+    await rejects(
+      Promise.resolve().then(() => createNamespace('a/b')),
+      (e) => assert.match(e.message, /contain "\/"/),
+    );
+    assert.equal(
+      (await handle.linkList()).map((l) => l.name),
+      ['lo'],
+      'nothing was created',
+    );
   });
 });
 
@@ -104,8 +132,10 @@ it('links: add, get by name and index, up/down, MTU, alias, rename, delete, erro
     await handle.linkSetDown('dummy0');
     await handle.linkSetName('dummy0', 'renamed0');
     const renamed = await handle.linkGet('renamed0');
-    assert.equal([renamed.index, renamed.mtu, renamed.alias, renamed.up],
-      [made.index, 1280, 'netvault:test', false]);
+    assert.equal(
+      [renamed.index, renamed.mtu, renamed.alias, renamed.up],
+      [made.index, 1280, 'netvault:test', false],
+    );
     await rejects(handle.linkAdd({ name: 'renamed0', kind: 'bridge' }), (e) => {
       assert.ok(e.isExists());
       assert.is(e.errno, 17);
@@ -117,7 +147,9 @@ it('links: add, get by name and index, up/down, MTU, alias, rename, delete, erro
       assert.is(e.code, 'ENODEV');
       assert.match(e.message, /link show renamed0 in nvt-/);
     });
-    await rejects(handle.linkAdd({ name: 'x0', kind: 'nosuchkind' }), (e) => assert.is(e.code, 'EOPNOTSUPP'));
+    await rejects(handle.linkAdd({ name: 'x0', kind: 'nosuchkind' }), (e) =>
+      assert.is(e.code, 'EOPNOTSUPP'),
+    );
   });
 });
 
@@ -144,8 +176,10 @@ it('addresses: IPv4 and IPv6 add, replace, list, delete', async () => {
     await handle.addrReplace('dummy0', '198.18.1.1/24');
     const listed = await handle.addrList({ link: 'dummy0' });
     assert.equal(listed.map((a) => a.cidr).sort(), ['198.18.1.1/24', 'fd00:198:18::1/64']);
-    assert.equal((await handle.addrList({ family: 6, link: 'dummy0' })).map((a) => a.address),
-      ['fd00:198:18::1']);
+    assert.equal(
+      (await handle.addrList({ family: 6, link: 'dummy0' })).map((a) => a.address),
+      ['fd00:198:18::1'],
+    );
     await handle.addrDelete('dummy0', '198.18.1.1/24');
     await handle.addrDelete('dummy0', 'fd00:198:18::1/64');
     assert.equal(await handle.addrList({ link: 'dummy0' }), []);
@@ -158,26 +192,40 @@ it('routes: pinned default, gateway route, replace, tables, removal with the dev
     await pair(a.handle, b.handle);
     const h = b.handle;
     // No route covers the gateway yet: the kernel refuses it and says why.
-    await rejects(h.routeAdd({ destination: '198.18.99.0/24', gateway: '198.18.77.1' }),
-      (e) => assert.match(e.extack ?? '', /gateway/i));
+    await rejects(h.routeAdd({ destination: '198.18.99.0/24', gateway: '198.18.77.1' }), (e) =>
+      assert.match(e.extack ?? '', /gateway/i),
+    );
     await h.routeAdd({ destination: 'default', device: 'veth-b' });
     await h.routeAdd({ destination: '198.18.64.0/24', gateway: '198.18.0.1', metric: 5 });
-    await h.routeReplace({ destination: '198.18.64.0/24', gateway: '198.18.0.1', metric: 5, mtu: 1300 });
+    await h.routeReplace({
+      destination: '198.18.64.0/24',
+      gateway: '198.18.0.1',
+      metric: 5,
+      mtu: 1300,
+    });
     await h.routeAdd({ destination: 'default', device: 'veth-b', table: 51820 });
-    await rejects(h.routeAdd({ destination: 'default', device: 'veth-b' }), (e) => assert.ok(e.isExists()));
+    await rejects(h.routeAdd({ destination: 'default', device: 'veth-b' }), (e) =>
+      assert.ok(e.isExists()),
+    );
     const main = await h.routeList({ family: 4 });
     const pinned = main.find((r) => r.destination === 'default');
     const via = main.find((r) => r.destination === '198.18.64.0/24');
     const index = (await h.linkGet('veth-b')).index;
     assert.equal([pinned?.deviceIndex, pinned?.gateway, pinned?.scope], [index, undefined, 'link']);
     assert.equal([via?.gateway, via?.metric], ['198.18.0.1', 5]);
-    assert.equal((await h.routeList({ table: 51820 })).map((r) => r.destination), ['default']);
+    assert.equal(
+      (await h.routeList({ table: 51820 })).map((r) => r.destination),
+      ['default'],
+    );
     await h.routeDelete({ destination: '198.18.64.0/24', metric: 5 });
     assert.not.ok((await h.routeList()).some((r) => r.destination === '198.18.64.0/24'));
     // The pinned default goes away with its device.
     await a.handle.linkDelete('veth-a');
     const left = await h.routeList({ table: 'all', family: 4 });
-    assert.not.ok(left.some((r) => r.destination === 'default'), JSON.stringify(left));
+    assert.not.ok(
+      left.some((r) => r.destination === 'default'),
+      JSON.stringify(left),
+    );
   });
 });
 
@@ -195,8 +243,10 @@ it('unreachable fallback takes over when the pinned default disappears', async (
     await h.linkSetDown('veth-b');
     const routes = await h.routeList({ table: 'all' });
     const defaults = routes.filter((r) => r.destination === 'default');
-    assert.equal(defaults.map((r) => [r.family, r.type, r.metric]).sort(),
-      [[4, 'unreachable', 4242], [6, 'unreachable', 4242]]);
+    assert.equal(defaults.map((r) => [r.family, r.type, r.metric]).sort(), [
+      [4, 'unreachable', 4242],
+      [6, 'unreachable', 4242],
+    ]);
     const blocked = await h.exec('ping', ['-c', '1', '-W', '2', '198.19.0.1']);
     assert.is.not(blocked.exitCode, 0);
     assert.match(blocked.stdout + blocked.stderr, /unreachable|no route to host/i);
@@ -227,7 +277,13 @@ it('policy rules: fwmark setups as wg-quick makes them', async () => {
     assert.is(rules.find((r) => r.priority === 98 && r.family === 6)?.action, 'blackhole');
     const shown = await handle.exec('ip', ['rule', 'show']);
     assert.match(shown.stdout, /100:\s+not from all fwmark 0xca6c lookup 51820/);
-    await handle.ruleDelete({ family: 4, invert: true, fwmark: 51820, table: 51820, priority: 100 });
+    await handle.ruleDelete({
+      family: 4,
+      invert: true,
+      fwmark: 51820,
+      table: 51820,
+      priority: 100,
+    });
     assert.not.ok((await handle.ruleList(4)).some((r) => r.priority === 100));
   });
 });
@@ -241,7 +297,10 @@ it('links move between namespaces and keep their addresses only where they are',
     assert.is((await b.handle.linkGet('mover0')).kind, 'veth');
     assert.is((await a.handle.linkGet('stay0')).kind, 'veth');
     await b.handle.addrAdd('mover0', '198.18.9.1/24');
-    assert.equal((await b.handle.addrList({ link: 'mover0' })).map((x) => x.cidr), ['198.18.9.1/24']);
+    assert.equal(
+      (await b.handle.addrList({ link: 'mover0' })).map((x) => x.cidr),
+      ['198.18.9.1/24'],
+    );
   });
 });
 
@@ -291,8 +350,11 @@ it('execInNetwork enters only the network namespace; memoryFile hands over stdin
     assert.equal(links.stdout.trim().split('\n').length, 1, 'only lo: the namespace, not ours');
     const fd = memoryFile('test-input', 'not on any disk\n');
     try {
-      const read = await handle.execInNetwork('sh', ['-c', 'cat /dev/stdin; readlink /proc/self/fd/0'],
-        { stdin: fd });
+      const read = await handle.execInNetwork(
+        'sh',
+        ['-c', 'cat /dev/stdin; readlink /proc/self/fd/0'],
+        { stdin: fd },
+      );
       assert.match(read.stdout, /^not on any disk\n\/memfd:test-input \(deleted\)\n$/);
     } finally {
       closeSync(fd);
@@ -325,7 +387,9 @@ it('events: a link deleted by another process is seen; linkWait follows state', 
     await handle.linkAdd({ name: 'later0', kind: 'bridge' });
     await handle.linkSetUp('later0');
     await waiting;
-    await rejects(handle.linkWait('never0', { timeoutMs: 200 }), (e) => assert.is(e.code, 'ETIMEDOUT'));
+    await rejects(handle.linkWait('never0', { timeoutMs: 200 }), (e) =>
+      assert.is(e.code, 'ETIMEDOUT'),
+    );
   });
 });
 

@@ -134,12 +134,7 @@ export interface IngestSuccess {
 }
 
 export type IngestRefusalCode =
-  | 'symlink'
-  | 'not-regular'
-  | 'too-large'
-  | 'hard-linked'
-  | 'parse-error'
-  | 'no-private-key';
+  'symlink' | 'not-regular' | 'too-large' | 'hard-linked' | 'parse-error' | 'no-private-key';
 
 export interface IngestRefusal {
   status: 'refused';
@@ -237,9 +232,7 @@ function attempt<T>(op: string, path: string, action: () => T): T {
 
 /** A copy of `value` without the keys whose value is undefined. */
 function defined<T extends object>(value: T): T {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, item]) => item !== undefined),
-  ) as T;
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
 }
 
 function layoutOf(options: Pick<IngestOptions, 'keyDir' | 'configDir' | 'name' | 'configName'>) {
@@ -420,7 +413,8 @@ function openSource(path: string, maxBytes: number): SourceCheck {
     if (stats.nlink > 1n) {
       return {
         code: 'hard-linked',
-        reason: `${path} has ${stats.nlink} hard links; erasing one name would leave the key ` +
+        reason:
+          `${path} has ${stats.nlink} hard links; erasing one name would leave the key ` +
           'under the others',
       };
     }
@@ -492,8 +486,8 @@ function refuse(
   attempt('sync directory', dirname(source), () => fsyncDirectory(dirname(source)));
 
   const reasonFile = `${movedTo}.reason`;
-  const text = `code: ${code}\nreason: ${reason}\nsource: ${source}\n` +
-    `time: ${new Date().toISOString()}\n`;
+  const text =
+    `code: ${code}\nreason: ${reason}\nsource: ${source}\n` + `time: ${new Date().toISOString()}\n`;
   const staged = stagedName(reasonFile, randomBytes(6).toString('hex'));
   attempt('write reason file', reasonFile, () => {
     stageFile(staged, Buffer.from(text), 0o600);

@@ -17,7 +17,13 @@ import { currentNamespace, NetnsError, type NetnsHandle } from '@netvault/netns'
 import { WgError } from './errors.js';
 import { handshakeAge, type WgPeerStatus } from './status.js';
 import {
-  findWireguardGo, isSocketLive, pollUntil, processGone, removeSocket, socketPath, stopProcess,
+  findWireguardGo,
+  isSocketLive,
+  pollUntil,
+  processGone,
+  removeSocket,
+  socketPath,
+  stopProcess,
   wireguardGoInterface,
 } from './userspace.js';
 import { showInterface, WgToolError, type WgTarget } from './wgtool.js';
@@ -43,8 +49,11 @@ export class WgInterfaceError extends WgError {
   readonly code: string;
 
   constructor(details: WgInterfaceErrorDetails) {
-    super(`wg: ${details.op} ${details.interfaceName} in ${details.namespace} failed: `
-      + `${details.code}: ${details.reason}`, { op: details.op, cause: details.cause });
+    super(
+      `wg: ${details.op} ${details.interfaceName} in ${details.namespace} failed: ` +
+        `${details.code}: ${details.reason}`,
+      { op: details.op, cause: details.cause },
+    );
     this.name = 'WgInterfaceError';
     this.interfaceName = details.interfaceName;
     this.namespace = details.namespace;
@@ -77,8 +86,12 @@ export class WgInterface implements WgTarget {
    * the interface was found by openInterface and that is not known. */
   readonly bornIn: NetnsHandle | undefined;
 
-  constructor(name: string, implementation: WgImplementation, bornIn: NetnsHandle | undefined,
-    state: InterfaceState) {
+  constructor(
+    name: string,
+    implementation: WgImplementation,
+    bornIn: NetnsHandle | undefined,
+    state: InterfaceState,
+  ) {
     this.name = name;
     this.implementation = implementation;
     this.bornIn = bornIn;
@@ -128,7 +141,10 @@ const namePattern = /^[A-Za-z0-9_=+.-]{1,15}$/;
 function checkName(name: string, op: string, namespace: string): void {
   if (namePattern.test(name) && name !== '.' && name !== '..') return;
   throw new WgInterfaceError({
-    op, interfaceName: JSON.stringify(name), namespace, code: 'EINVAL',
+    op,
+    interfaceName: JSON.stringify(name),
+    namespace,
+    code: 'EINVAL',
     reason: 'an interface name has 1 to 15 characters of A-Z a-z 0-9 _ = + . -',
   });
 }
@@ -137,7 +153,12 @@ function wrapNetns(error: unknown, op: string, name: string, namespace: NetnsHan
   if (!(error instanceof NetnsError)) return error;
   const reason = [error.extack, error.reason].filter(Boolean).join(': ') || error.message;
   return new WgInterfaceError({
-    op, interfaceName: name, namespace: namespace.label, code: error.code, reason, cause: error,
+    op,
+    interfaceName: name,
+    namespace: namespace.label,
+    code: error.code,
+    reason,
+    cause: error,
   });
 }
 
@@ -173,9 +194,13 @@ export async function detectImplementation(
     return 'userspace';
   }
   throw new WgToolError({
-    op: 'detect implementation', command: ['unshare', ...args].join(' '),
-    interfaceName: 'nvwgprobe', namespace: 'a throwaway namespace', exitCode: probe.exitCode,
-    signal: probe.signal, stderr: String(probe.stderr ?? ''),
+    op: 'detect implementation',
+    command: ['unshare', ...args].join(' '),
+    interfaceName: 'nvwgprobe',
+    namespace: 'a throwaway namespace',
+    exitCode: probe.exitCode,
+    signal: probe.signal,
+    stderr: String(probe.stderr ?? ''),
     cause: probe.exitCode === undefined ? probe.cause : undefined,
   });
 }
@@ -189,9 +214,12 @@ async function checkNameFree(name: string, namespace: NetnsHandle, op: string): 
 
   const path = socketPath(name);
   if (await isSocketLive(path)) {
-    throw fail('EADDRINUSE', `a userspace WireGuard interface of that name runs already (${path} `
-      + 'is in use), possibly in another namespace; wireguard-go\'s control socket is the same '
-      + 'for every namespace, so userspace interfaces need names unique across namespaces');
+    throw fail(
+      'EADDRINUSE',
+      `a userspace WireGuard interface of that name runs already (${path} ` +
+        "is in use), possibly in another namespace; wireguard-go's control socket is the same " +
+        'for every namespace, so userspace interfaces need names unique across namespaces',
+    );
   }
 
   // A file left by a process that died; wireguard-go and `wg` would both ignore it too.
@@ -199,8 +227,12 @@ async function checkNameFree(name: string, namespace: NetnsHandle, op: string): 
 }
 
 /** `ip link add NAME type wireguard`; false when the kernel has no WireGuard. */
-async function addKernelLink(namespace: NetnsHandle, name: string, mtu: number | undefined,
-  op: string): Promise<boolean> {
+async function addKernelLink(
+  namespace: NetnsHandle,
+  name: string,
+  mtu: number | undefined,
+  op: string,
+): Promise<boolean> {
   try {
     await namespace.linkAdd({ name, kind: 'wireguard', mtu });
     kernelHasWireguard = true;
@@ -218,19 +250,30 @@ async function addKernelLink(namespace: NetnsHandle, name: string, mtu: number |
  * `wireguard-go -f NAME` inside the namespace, detached so that it outlives this process, and
  * waits until both its TUN link and its control socket exist. Returns its pid.
  */
-async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs: number,
-  op: string): Promise<number> {
+async function startWireguardGo(
+  namespace: NetnsHandle,
+  name: string,
+  timeoutMs: number,
+  op: string,
+): Promise<number> {
   // Started straight from this thread while it is in the namespace (no `ip netns exec`), in the
   // foreground (daemon mode does not survive `ip netns exec`) and detached, so it outlives us.
-  const child = namespace.run(() => execa('wireguard-go', ['-f', name], {
-    detached: true, stdio: 'ignore', cleanup: false, reject: false,
-  }));
+  const child = namespace.run(() =>
+    execa('wireguard-go', ['-f', name], {
+      detached: true,
+      stdio: 'ignore',
+      cleanup: false,
+      reject: false,
+    }),
+  );
   let exited: { exitCode?: number; signal?: string; cause?: unknown } | undefined;
   child.then(
     (result) => {
       exited = { exitCode: result.exitCode, signal: result.signal, cause: result.cause };
     },
-    (error: unknown) => { exited = { cause: error }; },
+    (error: unknown) => {
+      exited = { cause: error };
+    },
   );
 
   // Whatever fails from here on must not leave the process running.
@@ -246,31 +289,47 @@ async function startWireguardGo(namespace: NetnsHandle, name: string, timeoutMs:
     // so that this process may exit while wireguard-go runs on.
     (child as unknown as { nodeChildProcess: ChildProcess }).nodeChildProcess.unref();
 
-    const ready = await pollUntil(async () => exited !== undefined
-      || (existsSync(socketPath(name)) && (await namespace.linkFind(name)) !== undefined),
-    timeoutMs, 5);
+    const ready = await pollUntil(
+      async () =>
+        exited !== undefined ||
+        (existsSync(socketPath(name)) && (await namespace.linkFind(name)) !== undefined),
+      timeoutMs,
+      5,
+    );
 
     if (exited !== undefined) {
       throw new WgToolError({
-        op, command: `wireguard-go -f ${name}`, interfaceName: name, namespace: namespace.label,
-        exitCode: exited.exitCode, signal: exited.signal,
+        op,
+        command: `wireguard-go -f ${name}`,
+        interfaceName: name,
+        namespace: namespace.label,
+        exitCode: exited.exitCode,
+        signal: exited.signal,
         stderr: 'exited before the interface appeared; run the command by hand to see why',
         cause: exited.cause,
       });
     }
     if (!ready) {
       throw new WgInterfaceError({
-        op, interfaceName: name, namespace: namespace.label, code: 'ETIMEDOUT',
+        op,
+        interfaceName: name,
+        namespace: namespace.label,
+        code: 'ETIMEDOUT',
         reason: `wireguard-go did not create the link and its control socket in ${timeoutMs} ms`,
       });
     }
 
     // Spawned directly, the child is wireguard-go itself.
-    const pid = child.pid !== undefined && wireguardGoInterface(child.pid) === name
-      ? child.pid : findWireguardGo(name)[0]?.pid;
+    const pid =
+      child.pid !== undefined && wireguardGoInterface(child.pid) === name
+        ? child.pid
+        : findWireguardGo(name)[0]?.pid;
     if (pid === undefined) {
       throw new WgInterfaceError({
-        op, interfaceName: name, namespace: namespace.label, code: 'ESRCH',
+        op,
+        interfaceName: name,
+        namespace: namespace.label,
+        code: 'ESRCH',
         reason: 'the wireguard-go process serving the interface cannot be found',
       });
     }
@@ -302,20 +361,31 @@ export async function createInterface(options: CreateInterfaceOptions): Promise<
 
     if (wanted !== 'userspace' && !(wanted === 'auto' && kernelHasWireguard === false)) {
       if (await addKernelLink(namespace, options.name, options.mtu, op)) {
-        return new WgInterface(options.name, 'kernel', namespace,
-          { namespace, pid: undefined, owned, deleted: false });
+        return new WgInterface(options.name, 'kernel', namespace, {
+          namespace,
+          pid: undefined,
+          owned,
+          deleted: false,
+        });
       }
       if (wanted === 'kernel') {
         throw new WgInterfaceError({
-          op, interfaceName: options.name, namespace: namespace.label, code: 'EOPNOTSUPP',
+          op,
+          interfaceName: options.name,
+          namespace: namespace.label,
+          code: 'EOPNOTSUPP',
           reason: 'the kernel has no WireGuard module; use implementation userspace or auto',
         });
       }
     }
 
     const pid = await startWireguardGo(namespace, options.name, options.timeoutMs ?? 5000, op);
-    const iface = new WgInterface(options.name, 'userspace', namespace,
-      { namespace, pid, owned, deleted: false });
+    const iface = new WgInterface(options.name, 'userspace', namespace, {
+      namespace,
+      pid,
+      owned,
+      deleted: false,
+    });
     if (options.mtu !== undefined) {
       try {
         await namespace.linkSetMtu(options.name, options.mtu);
@@ -335,7 +405,10 @@ function liveState(iface: WgInterface, op: string): InterfaceState {
   const state = states.get(iface)!;
   if (!state.deleted) return state;
   throw new WgInterfaceError({
-    op, interfaceName: iface.name, namespace: state.namespace.label, code: 'ENODEV',
+    op,
+    interfaceName: iface.name,
+    namespace: state.namespace.label,
+    code: 'ENODEV',
     reason: 'the interface was deleted',
   });
 }
@@ -352,7 +425,10 @@ export async function moveInterface(iface: WgInterface, target: NetnsHandle): Pr
 
   if (await target.linkFind(iface.name)) {
     throw new WgInterfaceError({
-      op, interfaceName: iface.name, namespace: target.label, code: 'EEXIST',
+      op,
+      interfaceName: iface.name,
+      namespace: target.label,
+      code: 'EEXIST',
       reason: 'the target namespace has a link of that name',
     });
   }
@@ -370,8 +446,10 @@ export async function moveInterface(iface: WgInterface, target: NetnsHandle): Pr
  * kernel one, a TUN link served by wireguard-go a userspace one. Throws ENODEV when there is no
  * such link, EINVAL when the link is not WireGuard.
  */
-export async function openInterface(ref: { name: string; namespace?: NetnsHandle })
-  : Promise<WgInterface> {
+export async function openInterface(ref: {
+  name: string;
+  namespace?: NetnsHandle;
+}): Promise<WgInterface> {
   const op = 'open interface';
   const owned = ref.namespace ? [] : [currentNamespace()];
   const namespace = ref.namespace ?? owned[0];
@@ -380,7 +458,11 @@ export async function openInterface(ref: { name: string; namespace?: NetnsHandle
     checkName(ref.name, op, namespace.label);
     const fail = (code: string, reason: string) =>
       new WgInterfaceError({
-        op, interfaceName: ref.name, namespace: namespace.label, code, reason,
+        op,
+        interfaceName: ref.name,
+        namespace: namespace.label,
+        code,
+        reason,
       });
     let link;
     try {
@@ -394,7 +476,7 @@ export async function openInterface(ref: { name: string; namespace?: NetnsHandle
     if (link.kind === 'wireguard') return new WgInterface(ref.name, 'kernel', undefined, state);
 
     state.pid = findWireguardGo(ref.name)[0]?.pid;
-    const served = state.pid !== undefined || await isSocketLive(socketPath(ref.name));
+    const served = state.pid !== undefined || (await isSocketLive(socketPath(ref.name)));
     if (link.kind === 'tun' && served) {
       return new WgInterface(ref.name, 'userspace', undefined, state);
     }
@@ -433,7 +515,12 @@ export async function deleteInterface(
     checkName(name, op, namespace.label);
     const fail = (code: string, reason: string, cause?: unknown) =>
       new WgInterfaceError({
-        op, interfaceName: name, namespace: namespace.label, code, reason, cause,
+        op,
+        interfaceName: name,
+        namespace: namespace.label,
+        code,
+        reason,
+        cause,
       });
 
     const pids = new Set<number>();
@@ -511,23 +598,32 @@ export async function waitForHandshake(
   let found: WgPeerStatus | undefined;
   let peerSeen = options.peer === undefined;
 
-  const done = await pollUntil(async () => {
-    const status = await showInterface(target);
-    const peers = status.peers.filter((peer) => options.peer === undefined
-      || peer.publicKey === options.peer);
-    if (peers.length > 0) peerSeen = true;
-    found = peers.find((peer) => peer.latestHandshake !== undefined
-      && peer.latestHandshake.getTime() >= since);
-    return found !== undefined;
-  }, timeoutMs, options.intervalMs ?? 200);
+  const done = await pollUntil(
+    async () => {
+      const status = await showInterface(target);
+      const peers = status.peers.filter(
+        (peer) => options.peer === undefined || peer.publicKey === options.peer,
+      );
+      if (peers.length > 0) peerSeen = true;
+      found = peers.find(
+        (peer) => peer.latestHandshake !== undefined && peer.latestHandshake.getTime() >= since,
+      );
+      return found !== undefined;
+    },
+    timeoutMs,
+    options.intervalMs ?? 200,
+  );
 
   if (done && found) return { ...found, handshakeAgeSeconds: handshakeAge(found.latestHandshake) };
 
   const who = options.peer === undefined ? 'any peer' : `peer ${options.peer}`;
   throw new WgInterfaceError({
-    op: 'wait for handshake', interfaceName: target.name,
-    namespace: target.namespace?.label ?? 'current namespace', code: 'ETIMEDOUT',
-    reason: peerSeen ? `no handshake with ${who} within ${timeoutMs} ms`
+    op: 'wait for handshake',
+    interfaceName: target.name,
+    namespace: target.namespace?.label ?? 'current namespace',
+    code: 'ETIMEDOUT',
+    reason: peerSeen
+      ? `no handshake with ${who} within ${timeoutMs} ms`
       : `${who} is not configured on the interface`,
   });
 }

@@ -120,8 +120,8 @@ export function parseDump(text: string, options: ParseDumpOptions = {}): WgStatu
       handshakeAgeSeconds: handshakeAge(latestHandshake, now),
       rxBytes: count(rx, interfaceName, line, 'the received byte count'),
       txBytes: count(tx, interfaceName, line, 'the sent byte count'),
-      persistentKeepalive: keepalive === 'off' ? 0 : count(keepalive, interfaceName, line,
-        'the persistent keepalive'),
+      persistentKeepalive:
+        keepalive === 'off' ? 0 : count(keepalive, interfaceName, line, 'the persistent keepalive'),
     });
   }
 
@@ -135,7 +135,12 @@ function plural(value: number, unit: string): string {
 /** `1 hour, 2 minutes, 5 seconds`, the way `wg show` words a duration. */
 export function formatDuration(seconds: number): string {
   const parts: string[] = [];
-  const units: [number, string][] = [[86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']];
+  const units: [number, string][] = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+    [1, 'second'],
+  ];
   let left = Math.max(0, Math.floor(seconds));
 
   for (const [size, unit] of units) {

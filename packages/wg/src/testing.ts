@@ -5,9 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { creatorPid, processAlive } from '@netvault/netns/testing';
 
-import {
-  findWireguardGo, isSocketLive, removeSocket, stopProcess, UAPI_DIR,
-} from './userspace.js';
+import { findWireguardGo, isSocketLive, removeSocket, stopProcess, UAPI_DIR } from './userspace.js';
 
 /** Every interface a test makes is named `nvw-<pid in base 36>-<tag><n>`, 15 characters at most. */
 export const TEST_INTERFACE_PREFIX = 'nvw-';
@@ -19,7 +17,6 @@ export function uniqueInterfaceName(tag = 'wg'): string {
   const tail = String(counter);
   return `${head}${tag.slice(0, Math.max(0, 15 - head.length - tail.length))}${tail}`;
 }
-
 
 /**
  * Stops the wireguard-go processes of test interfaces whose creating process is gone (their

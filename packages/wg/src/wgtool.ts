@@ -89,11 +89,16 @@ export class WgToolError extends WgError {
   readonly stderr: string;
 
   constructor(details: WgToolErrorDetails) {
-    const how = details.exitCode !== undefined ? `exited with code ${details.exitCode}`
-      : details.signal !== undefined ? `was killed by ${details.signal}` : 'could not run';
+    const how =
+      details.exitCode !== undefined
+        ? `exited with code ${details.exitCode}`
+        : details.signal !== undefined
+          ? `was killed by ${details.signal}`
+          : 'could not run';
     const said = details.stderr.trim().split('\n').filter(Boolean).join('; ');
     super(`wg: \`${details.command}\` in ${details.namespace} ${how}${said ? `: ${said}` : ''}`, {
-      op: details.op, cause: details.cause,
+      op: details.op,
+      cause: details.cause,
     });
     this.name = 'WgToolError';
     this.command = details.command;
@@ -118,8 +123,10 @@ export function redactSecrets(text: string, secrets: readonly string[] = []): st
   for (const secret of secrets) {
     if (secret.length > 0) out = out.split(secret).join('(redacted)');
   }
-  out = out.split('\n').map((line) => (/key/i.test(line)
-    ? line.replace(/`[^`'\n]*'/g, '`(redacted)\'') : line)).join('\n');
+  out = out
+    .split('\n')
+    .map((line) => (/key/i.test(line) ? line.replace(/`[^`'\n]*'/g, "`(redacted)'") : line))
+    .join('\n');
   return out.replace(keyShaped, '(redacted)');
 }
 
@@ -150,11 +157,17 @@ async function runWg(
   const stdin = options.input === undefined ? undefined : memoryFile('netvault-wg', options.input);
   try {
     if (target.namespace) {
-      const result = await target.namespace.execInNetwork('wg', args, { stdin, timeoutMs: timeout });
+      const result = await target.namespace.execInNetwork('wg', args, {
+        stdin,
+        timeoutMs: timeout,
+      });
       ({ exitCode, signal, stdout, stderr } = result);
     } else {
       const result = await execa('wg', args, {
-        stdin: (stdin ?? 'ignore') as never, timeout, reject: false, stripFinalNewline: false,
+        stdin: (stdin ?? 'ignore') as never,
+        timeout,
+        reject: false,
+        stripFinalNewline: false,
       });
       exitCode = result.exitCode;
       signal = result.signal;
@@ -169,8 +182,14 @@ async function runWg(
 
   if (exitCode === 0) return stdout;
   throw new WgToolError({
-    op, command, interfaceName: target.name, namespace: where(target), exitCode, signal,
-    stderr: redactSecrets(stderr, options.secrets), cause,
+    op,
+    command,
+    interfaceName: target.name,
+    namespace: where(target),
+    exitCode,
+    signal,
+    stderr: redactSecrets(stderr, options.secrets),
+    cause,
   });
 }
 
@@ -230,7 +249,9 @@ export async function configureInterface(
 ): Promise<void> {
   const quick = asQuickConfig(config);
   await runWg(target, 'wg setconf', ['setconf', target.name, '/dev/stdin'], {
-    ...options, input: setconfText(quick), secrets: secretsOf(quick),
+    ...options,
+    input: setconfText(quick),
+    secrets: secretsOf(quick),
   });
 }
 
@@ -245,7 +266,9 @@ export async function syncConfig(
 ): Promise<void> {
   const quick = asQuickConfig(config);
   await runWg(target, 'wg syncconf', ['syncconf', target.name, '/dev/stdin'], {
-    ...options, input: setconfText(quick), secrets: secretsOf(quick),
+    ...options,
+    input: setconfText(quick),
+    secrets: secretsOf(quick),
   });
 }
 
@@ -294,13 +317,17 @@ export async function setPeer(
   }
   if (peer.endpoint !== undefined) args.push('endpoint', peer.endpoint);
   if (peer.persistentKeepalive !== undefined) {
-    args.push('persistent-keepalive',
-      peer.persistentKeepalive === 0 ? 'off' : String(peer.persistentKeepalive));
+    args.push(
+      'persistent-keepalive',
+      peer.persistentKeepalive === 0 ? 'off' : String(peer.persistentKeepalive),
+    );
   }
   if (peer.allowedIps !== undefined) args.push('allowed-ips', peer.allowedIps.join(','));
 
   await runWg(target, 'wg set peer', args, {
-    ...options, input, secrets: input === undefined ? [] : [input],
+    ...options,
+    input,
+    secrets: input === undefined ? [] : [input],
   });
 }
 
@@ -311,8 +338,12 @@ export async function removePeer(
   options: WgRunOptions = {},
 ): Promise<void> {
   checkPublicKey(publicKey, 'wg set peer remove');
-  await runWg(target, 'wg set peer remove', ['set', target.name, 'peer', publicKey, 'remove'],
-    options);
+  await runWg(
+    target,
+    'wg set peer remove',
+    ['set', target.name, 'peer', publicKey, 'remove'],
+    options,
+  );
 }
 
 /**

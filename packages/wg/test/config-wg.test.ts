@@ -155,8 +155,20 @@ async function setconf(text: string): Promise<SetconfResult> {
   const resolver = [join(bench.dir, 'nsswitch.conf'), join(bench.dir, 'hosts')];
   const result = await execa(
     'ip',
-    ['netns', 'exec', bench.namespace, 'sh', '-c', privateResolver, 'sh', ...resolver,
-      'wg', 'setconf', bench.device, file],
+    [
+      'netns',
+      'exec',
+      bench.namespace,
+      'sh',
+      '-c',
+      privateResolver,
+      'sh',
+      ...resolver,
+      'wg',
+      'setconf',
+      bench.device,
+      file,
+    ],
     { reject: false, env: { WG_ENDPOINT_RESOLUTION_RETRIES: '0' } },
   );
   return { ok: result.exitCode === 0, stderr: String(result.stderr) };
@@ -235,8 +247,7 @@ async function checkFile(file: CorpusFile): Promise<void> {
 
 for (const file of skip ? [] : readCorpus()) {
   it(`${file.name}: wg ${file.wg}, parser ${file.expect.ok ? 'accepts' : 'refuses'}`, () =>
-    checkFile(file),
-  );
+    checkFile(file));
 }
 
 // Small random edits of the accepted files (a character added, dropped or replaced, a line

@@ -267,7 +267,8 @@ test('empty text, comments only and an empty [Interface] parse to an empty confi
 // Errors: line, key, expected
 
 test('the message names the file, line and key and says what was expected', () => {
-  const text = `[Interface]\nPrivateKey = ${own.privateKey}\n\n[Peer]\nPublicKey = ${peerA}\n` +
+  const text =
+    `[Interface]\nPrivateKey = ${own.privateKey}\n\n[Peer]\nPublicKey = ${peerA}\n` +
     'Endpoint = vpn.example.com\n';
 
   const error = parseError(text, '/etc/wireguard/privado.conf');
@@ -611,11 +612,7 @@ test('formatConfig refuses values that would add lines, cut a value or fail to p
     [{ ...base, interface: { ...base.interface, mtu: 1e6 } }, 'MTU', /68-65535/],
     [{ ...base, interface: { ...base.interface, listenPort: 1.5 } }, 'ListenPort', /0-65535/],
     [{ ...base, interface: { ...base.interface, table: 'a b' } }, 'Table', /off, auto/],
-    [
-      { ...base, peers: [{ ...base.peers[0], endpoint: '198.18.0.1:0' }] },
-      'Endpoint',
-      /host:port/,
-    ],
+    [{ ...base, peers: [{ ...base.peers[0], endpoint: '198.18.0.1:0' }] }, 'Endpoint', /host:port/],
     [
       { ...base, peers: [{ ...base.peers[0], allowedIps: ['10.0.0.0/40'] }] },
       'AllowedIPs',

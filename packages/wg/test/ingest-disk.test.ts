@@ -46,7 +46,7 @@ function writeDurably(path: string, text: string): void {
   }
 }
 
-const title = 'ext4, data=ordered: new keys only in their key files\' blocks, old ones nowhere';
+const title = "ext4, data=ordered: new keys only in their key files' blocks, old ones nowhere";
 const reason = whyNot();
 if (reason) {
   console.log(`ingest-disk: skipped: ${reason}`);

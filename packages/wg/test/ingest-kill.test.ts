@@ -187,7 +187,10 @@ function killFromOutside(ws: Workspace, source: string, afterStep: number) {
     });
     let seen = 0;
     running.stdout.on('data', (chunk: Buffer) => {
-      seen += chunk.toString().split('\n').filter((line) => line.startsWith('{"step"')).length;
+      seen += chunk
+        .toString()
+        .split('\n')
+        .filter((line) => line.startsWith('{"step"')).length;
       if (seen >= afterStep) running.kill('SIGKILL');
     });
     running.on('close', (_code, signal) => resolve({ signal, seen }));

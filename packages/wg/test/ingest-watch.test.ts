@@ -79,7 +79,12 @@ test('ingests what was dropped while it was down, each file once, temp names lef
       await until('two results', (seen) => seen.length >= 2);
       await sleep(500);
 
-      assert.equal(results(events).map((result) => result.status).sort(), ['ingested', 'refused']);
+      assert.equal(
+        results(events)
+          .map((result) => result.status)
+          .sort(),
+        ['ingested', 'refused'],
+      );
       assert.is(events.length, 2, 'each file once');
       const refusal = results(events).find((r) => r.status === 'refused') as IngestRefusal;
       assert.is(refusal.code, 'no-private-key');

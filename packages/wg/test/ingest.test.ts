@@ -98,11 +98,14 @@ test('the private and preshared keys are nowhere but in their key files afterwar
     });
 
     // Base64 only in the key files; the raw bytes nowhere (key files hold base64 text).
-    assert.equal(found.sort((a, b) => a.file.localeCompare(b.file)), [
-      { file: join(ws.keyDir, 'wg0.key'), what: 'private key base64' },
-      { file: join(ws.keyDir, 'wg0.peer1.psk'), what: 'psk 1 base64' },
-      { file: join(ws.keyDir, 'wg0.peer2.psk'), what: 'psk 2 base64' },
-    ]);
+    assert.equal(
+      found.sort((a, b) => a.file.localeCompare(b.file)),
+      [
+        { file: join(ws.keyDir, 'wg0.key'), what: 'private key base64' },
+        { file: join(ws.keyDir, 'wg0.peer1.psk'), what: 'psk 1 base64' },
+        { file: join(ws.keyDir, 'wg0.peer2.psk'), what: 'psk 2 base64' },
+      ],
+    );
   } finally {
     ws.remove();
   }
@@ -220,7 +223,10 @@ test('umask 000: a stat loop never sees a key file, staged or final, in another 
       /^\.privado\.ingest-journal$/,
       /^\.tunnel\.json\.[0-9a-f]{12}\.tmp$/,
     ]) {
-      assert.ok(seen.some((name) => pattern.test(name)), `saw a file matching ${pattern}`);
+      assert.ok(
+        seen.some((name) => pattern.test(name)),
+        `saw a file matching ${pattern}`,
+      );
     }
     assert.is(mode(ws.keyDir), 0o700);
   } finally {
@@ -269,14 +275,19 @@ test('refuses a key directory or config file that is a symlink', () => {
     symlinkSync(realKeys, ws.keyDir);
     const source = dropProviderFile(ws, 'provider.conf', freshKeys());
 
-    assert.throws(() => ingest(source, ws.options), (error: WgIngestError) =>
-      error.code === 'ELOOP' && error.path === ws.keyDir);
+    assert.throws(
+      () => ingest(source, ws.options),
+      (error: WgIngestError) => error.code === 'ELOOP' && error.path === ws.keyDir,
+    );
     assert.equal(readdirSync(realKeys), []);
 
     const other = { keyDir: join(ws.base, 'keys2'), configDir: join(ws.base, 'config2') };
     mkdirSync(other.configDir);
     symlinkSync(join(ws.base, 'nowhere.json'), join(other.configDir, 'tunnel.json'));
-    assert.throws(() => ingest(source, other), (error: WgIngestError) => error.code === 'ELOOP');
+    assert.throws(
+      () => ingest(source, other),
+      (error: WgIngestError) => error.code === 'ELOOP',
+    );
     assert.ok(existsSync(source));
     assert.equal(readdirSync(other.keyDir), [], 'nothing staged');
   } finally {

@@ -13,13 +13,22 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
 import {
-  createTestNamespace, privilegedSkipReason, sweepTestNamespaces, withTestNamespaces,
+  createTestNamespace,
+  privilegedSkipReason,
+  sweepTestNamespaces,
+  withTestNamespaces,
   type TestNamespace,
 } from '@netvault/netns/testing';
 
 import {
-  WgInterfaceError, createInterface, deleteInterface, detectImplementation, moveInterface,
-  openInterface, waitForHandshake, type WgInterface,
+  WgInterfaceError,
+  createInterface,
+  deleteInterface,
+  detectImplementation,
+  moveInterface,
+  openInterface,
+  waitForHandshake,
+  type WgInterface,
 } from '../src/interface.ts';
 import { generateKeyPair } from '../src/keys.ts';
 import { formatStatus } from '../src/status.ts';
@@ -91,25 +100,40 @@ it('two userspace peers in separate namespaces handshake, pass traffic, report s
 
     try {
       wgA = await createInterface({
-        name: uniqueInterfaceName('a'), namespace: a.handle, implementation: 'userspace',
+        name: uniqueInterfaceName('a'),
+        namespace: a.handle,
+        implementation: 'userspace',
       });
       wgB = await createInterface({
-        name: uniqueInterfaceName('b'), namespace: b.handle, implementation: 'userspace',
+        name: uniqueInterfaceName('b'),
+        namespace: b.handle,
+        implementation: 'userspace',
         mtu: 1380,
       });
       assert.is(wgA.implementation, 'userspace');
       assert.ok(wgA.namespace === a.handle && wgA.bornIn === a.handle);
       assert.ok(wgA.pid !== undefined && existsSync(socketPath(wgA.name)));
-      assert.equal(findWireguardGo(wgA.name).map((found) => found.pid), [wgA.pid]);
+      assert.equal(
+        findWireguardGo(wgA.name).map((found) => found.pid),
+        [wgA.pid],
+      );
       assert.is((await b.handle.linkGet(wgB.name)).mtu, 1380);
 
       await configureInterface(wgA, {
-        privateKey: keysA.privateKey, listenPort: 51820,
-        peers: [{ publicKey: keysB.publicKey, allowedIps: ['10.77.0.2/32'],
-          endpoint: '198.18.10.2:51821', persistentKeepalive: 25 }],
+        privateKey: keysA.privateKey,
+        listenPort: 51820,
+        peers: [
+          {
+            publicKey: keysB.publicKey,
+            allowedIps: ['10.77.0.2/32'],
+            endpoint: '198.18.10.2:51821',
+            persistentKeepalive: 25,
+          },
+        ],
       });
       await configureInterface(wgB, {
-        privateKey: keysB.privateKey, listenPort: 51821,
+        privateKey: keysB.privateKey,
+        listenPort: 51821,
         peers: [{ publicKey: keysA.publicKey, allowedIps: ['10.77.0.1/32'] }],
       });
       await a.handle.addrAdd(wgA.name, '10.77.0.1/24');
@@ -139,7 +163,7 @@ it('two userspace peers in separate namespaces handshake, pass traffic, report s
       assert.is(status.peers[0].hasPresharedKey, false);
       assert.ok(status.peers[0].rxBytes > 0 && status.peers[0].txBytes > 0);
       const seenByB = (await showInterface(wgB)).peers[0];
-      assert.is(seenByB.endpoint, '198.18.10.1:51820', 'B learnt A\'s endpoint from traffic');
+      assert.is(seenByB.endpoint, '198.18.10.1:51820', "B learnt A's endpoint from traffic");
 
       const serialized = JSON.stringify(status) + formatStatus(status);
       assert.not.ok(serialized.includes(keysA.privateKey));
@@ -148,7 +172,10 @@ it('two userspace peers in separate namespaces handshake, pass traffic, report s
       await removeAll([wgA, wgB]);
     }
 
-    for (const [iface, ns] of [[wgA!, a], [wgB!, b]] as const) {
+    for (const [iface, ns] of [
+      [wgA!, a],
+      [wgB!, b],
+    ] as const) {
       assert.not.ok(existsSync(socketPath(iface.name)), 'no socket file left');
       assert.equal(findWireguardGo(iface.name), [], 'no process left');
       assert.is(await ns.handle.linkFind(iface.name), undefined, 'no link left');
@@ -170,16 +197,23 @@ it('created in "host", moved into "vault": the tunnel is the vault\'s only way o
       assert.is(wgA.implementation, await detectImplementation());
 
       await configureInterface(wgB, {
-        privateKey: providerKeys.privateKey, listenPort: 51830,
+        privateKey: providerKeys.privateKey,
+        listenPort: 51830,
         peers: [{ publicKey: vaultKeys.publicKey, allowedIps: ['10.77.1.2/32'] }],
       });
       await provider.handle.addrAdd(wgB.name, '10.77.1.1/24');
       await provider.handle.linkSetUp(wgB.name);
 
       await configureInterface(wgA, {
-        privateKey: vaultKeys.privateKey, listenPort: 51831,
-        peers: [{ publicKey: providerKeys.publicKey, allowedIps: ['0.0.0.0/0'],
-          endpoint: '198.18.20.2:51830' }],
+        privateKey: vaultKeys.privateKey,
+        listenPort: 51831,
+        peers: [
+          {
+            publicKey: providerKeys.publicKey,
+            allowedIps: ['0.0.0.0/0'],
+            endpoint: '198.18.20.2:51830',
+          },
+        ],
       });
       await moveInterface(wgA, vault.handle);
       assert.ok(wgA.namespace === vault.handle);
@@ -196,15 +230,25 @@ it('created in "host", moved into "vault": the tunnel is the vault\'s only way o
       assert.is(moved.listenPort, 51831);
       assert.is(moved.peers[0].publicKey, providerKeys.publicKey);
 
-      const ping = await vault.handle.exec('ping', ['-c', '3', '-i', '0.2', '-w', '20', '10.77.1.1']);
+      const ping = await vault.handle.exec('ping', [
+        '-c',
+        '3',
+        '-i',
+        '0.2',
+        '-w',
+        '20',
+        '10.77.1.1',
+      ]);
       assert.is(ping.exitCode, 0, ping.stdout + ping.stderr);
       const peer = await waitForHandshake(wgA, { timeoutMs: 10_000 });
       assert.is(peer.publicKey, providerKeys.publicKey);
 
       // The vault has only lo and the tunnel, and every route of its main table is the tunnel.
       const tunnel = await vault.handle.linkGet(wgA.name);
-      assert.equal((await vault.handle.linkList()).map((link) => link.name).sort(),
-        ['lo', wgA.name].sort());
+      assert.equal(
+        (await vault.handle.linkList()).map((link) => link.name).sort(),
+        ['lo', wgA.name].sort(),
+      );
       const routes = await vault.handle.routeList();
       assert.ok(routes.some((route) => route.destination === 'default'));
       for (const route of routes) {
@@ -232,15 +276,22 @@ it('implementation: auto follows detection; kernel is refused where there is no 
 
     try {
       if (detected === 'userspace') {
-        await rejects(createInterface({
-          name: uniqueInterfaceName('k'), namespace: ns.handle, implementation: 'kernel',
-        }), (error) => {
-          assert.is(error.code, 'EOPNOTSUPP');
-          assert.match(error.message, /no WireGuard module/);
-        });
+        await rejects(
+          createInterface({
+            name: uniqueInterfaceName('k'),
+            namespace: ns.handle,
+            implementation: 'kernel',
+          }),
+          (error) => {
+            assert.is(error.code, 'EOPNOTSUPP');
+            assert.match(error.message, /no WireGuard module/);
+          },
+        );
       } else {
         iface = await createInterface({
-          name: uniqueInterfaceName('k'), namespace: ns.handle, implementation: 'kernel',
+          name: uniqueInterfaceName('k'),
+          namespace: ns.handle,
+          implementation: 'kernel',
         });
         assert.is(iface.implementation, 'kernel');
         assert.is((await ns.handle.linkGet(iface.name)).kind, 'wireguard');
@@ -249,7 +300,10 @@ it('implementation: auto follows detection; kernel is refused where there is no 
 
       iface = await createInterface({ name: uniqueInterfaceName('auto'), namespace: ns.handle });
       assert.is(iface.implementation, detected);
-      assert.is((await ns.handle.linkGet(iface.name)).kind, detected === 'kernel' ? 'wireguard' : 'tun');
+      assert.is(
+        (await ns.handle.linkGet(iface.name)).kind,
+        detected === 'kernel' ? 'wireguard' : 'tun',
+      );
     } finally {
       await removeAll([iface]);
     }
@@ -263,17 +317,24 @@ it('a userspace name in use in another namespace is refused; so is a taken link 
 
     try {
       first = await createInterface({ name, namespace: a.handle, implementation: 'userspace' });
-      await rejects(createInterface({ name, namespace: b.handle, implementation: 'userspace' }),
+      await rejects(
+        createInterface({ name, namespace: b.handle, implementation: 'userspace' }),
         (error) => {
           assert.is(error.code, 'EADDRINUSE');
           assert.match(error.message, /unique across namespaces/);
-        });
-      await rejects(createInterface({ name, namespace: a.handle }),
-        (error) => assert.is(error.code, 'EEXIST'));
-      await rejects(createInterface({ name: 'no/slash', namespace: a.handle }),
-        (error) => assert.is(error.code, 'EINVAL'));
+        },
+      );
+      await rejects(createInterface({ name, namespace: a.handle }), (error) =>
+        assert.is(error.code, 'EEXIST'),
+      );
+      await rejects(createInterface({ name: 'no/slash', namespace: a.handle }), (error) =>
+        assert.is(error.code, 'EINVAL'),
+      );
 
-      assert.equal(findWireguardGo(name).map((found) => found.pid), [first.pid]);
+      assert.equal(
+        findWireguardGo(name).map((found) => found.pid),
+        [first.pid],
+      );
       assert.is(await b.handle.linkFind(name), undefined, 'nothing left in b');
       assert.is((await showInterface(first)).interfaceName, name, 'the first one still answers');
     } finally {
@@ -300,17 +361,24 @@ it('another process finds and deletes a userspace interface by name', async () =
       console.log(JSON.stringify({ implementation: iface.implementation, pid: iface.pid, deleted, again }));
       namespace.close();
     `;
-    const child = await execa('node', ['--conditions=source', '--import', 'tsx',
-      '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)) });
+    const child = await execa(
+      'node',
+      ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)) },
+    );
 
     assert.equal(JSON.parse(child.stdout), {
-      implementation: iface.implementation, pid, deleted: true, again: false,
+      implementation: iface.implementation,
+      pid,
+      deleted: true,
+      again: false,
     });
     assert.is(await ns.handle.linkFind(name), undefined);
     assert.not.ok(existsSync(socketPath(name)));
     assert.equal(findWireguardGo(name), []);
-    await rejects(deleteInterface({ name, namespace: ns.handle }),
-      (error) => assert.is(error.code, 'ENODEV'));
+    await rejects(deleteInterface({ name, namespace: ns.handle }), (error) =>
+      assert.is(error.code, 'ENODEV'),
+    );
   } finally {
     await deleteInterface({ name, namespace: ns.handle }, { missingOk: true });
     ns.dispose();
@@ -320,12 +388,15 @@ it('another process finds and deletes a userspace interface by name', async () =
 it('deleteInterface refuses a link that is not WireGuard; openInterface too', async () => {
   await withTestNamespaces(['nw'], async (ns) => {
     await ns.handle.linkAdd({ name: 'br-not-wg', kind: 'bridge' });
-    await rejects(deleteInterface({ name: 'br-not-wg', namespace: ns.handle }),
-      (error) => assert.is(error.code, 'EINVAL'));
-    await rejects(openInterface({ name: 'br-not-wg', namespace: ns.handle }),
-      (error) => assert.is(error.code, 'EINVAL'));
-    await rejects(openInterface({ name: 'absent0', namespace: ns.handle }),
-      (error) => assert.is(error.code, 'ENODEV'));
+    await rejects(deleteInterface({ name: 'br-not-wg', namespace: ns.handle }), (error) =>
+      assert.is(error.code, 'EINVAL'),
+    );
+    await rejects(openInterface({ name: 'br-not-wg', namespace: ns.handle }), (error) =>
+      assert.is(error.code, 'EINVAL'),
+    );
+    await rejects(openInterface({ name: 'absent0', namespace: ns.handle }), (error) =>
+      assert.is(error.code, 'ENODEV'),
+    );
     assert.ok(await ns.handle.linkFind('br-not-wg'));
   });
 });
@@ -343,8 +414,14 @@ it('waitForHandshake times out without an answering peer; says when the peer is 
       // The endpoint is an address of this namespace where nothing listens.
       await configureInterface(iface, {
         privateKey: keys.privateKey,
-        peers: [{ publicKey: silent.publicKey, allowedIps: ['10.77.2.0/24'],
-          endpoint: '198.18.30.1:51899', persistentKeepalive: 1 }],
+        peers: [
+          {
+            publicKey: silent.publicKey,
+            allowedIps: ['10.77.2.0/24'],
+            endpoint: '198.18.30.1:51899',
+            persistentKeepalive: 1,
+          },
+        ],
       });
       await ns.handle.linkSetUp(iface.name);
 
@@ -353,8 +430,9 @@ it('waitForHandshake times out without an answering peer; says when the peer is 
         assert.is(error.op, 'wait for handshake');
         assert.not.ok(error.message.includes(keys.privateKey));
       });
-      await rejects(waitForHandshake(iface, { peer: keys.publicKey, timeoutMs: 300 }),
-        (error) => assert.match(error.message, /is not configured/));
+      await rejects(waitForHandshake(iface, { peer: keys.publicKey, timeoutMs: 300 }), (error) =>
+        assert.match(error.message, /is not configured/),
+      );
     } finally {
       await removeAll([iface]);
     }
@@ -377,7 +455,10 @@ it('sweepTestWireguard stops nothing of a live test run', async () => {
 it('no wireguard-go process or socket file of this file is left', () => {
   assert.equal(ownProcesses(), []);
   const sockets = existsSync(UAPI_DIR) ? readdirSync(UAPI_DIR) : [];
-  assert.equal(sockets.filter((file) => file.startsWith(ownPrefix)), []);
+  assert.equal(
+    sockets.filter((file) => file.startsWith(ownPrefix)),
+    [],
+  );
 });
 
 test.run();

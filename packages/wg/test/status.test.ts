@@ -18,8 +18,16 @@ const tenSecondsAgo = now.getTime() / 1000 - 10;
 
 const dump = [
   [privateKey, publicKey, '51820', '0xca6c'].join('\t'),
-  [peerOne, presharedKey, '198.18.0.2:51820', '10.77.0.2/32,fd00:77::2/128',
-    String(tenSecondsAgo), '1532', '2964', '25'].join('\t'),
+  [
+    peerOne,
+    presharedKey,
+    '198.18.0.2:51820',
+    '10.77.0.2/32,fd00:77::2/128',
+    String(tenSecondsAgo),
+    '1532',
+    '2964',
+    '25',
+  ].join('\t'),
   [peerTwo, '(none)', '(none)', '(none)', '0', '0', '0', 'off'].join('\t'),
   '',
 ].join('\n');
@@ -67,14 +75,19 @@ test('parseDump reads an interface without keys, port or fwmark, and without pee
   const status = parseDump('(none)\t(none)\t0\toff\n', { interfaceName: 'wg1' });
 
   assert.equal(status, {
-    interfaceName: 'wg1', publicKey: undefined, hasPrivateKey: false, listenPort: 0, fwMark: 0,
+    interfaceName: 'wg1',
+    publicKey: undefined,
+    hasPrivateKey: false,
+    listenPort: 0,
+    fwMark: 0,
     peers: [],
   });
 });
 
 test('parseDump keeps an IPv6 endpoint in brackets', () => {
-  const text = `${privateKey}\t${publicKey}\t51820\toff\n`
-    + `${peerOne}\t(none)\t[fd00:198:18::2]:51820\t::/0\t0\t0\t0\toff\n`;
+  const text =
+    `${privateKey}\t${publicKey}\t51820\toff\n` +
+    `${peerOne}\t(none)\t[fd00:198:18::2]:51820\t::/0\t0\t0\t0\toff\n`;
   const [peer] = parseDump(text).peers;
 
   assert.is(peer.endpoint, '[fd00:198:18::2]:51820');
