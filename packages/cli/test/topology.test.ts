@@ -1,6 +1,6 @@
 // `up`, `down`, `status` and `verify` for real, with the whole topology inside namespaces the
 // test makes: a stand-in host, a provider with its own WireGuard peer, and the vault.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { namespaceExists, openNamespace } from '@netvault/netns';
@@ -15,6 +15,7 @@ import {
 } from '@netvault/wg';
 import type { Change } from '../src/changes.ts';
 import { DEFAULTS, type VaultConfig } from '../src/config.ts';
+import { main } from '../src/main.ts';
 import { readCounters } from '../src/firewall.ts';
 import { probe } from '../src/probes.ts';
 import { down, status, up } from '../src/topology.ts';
@@ -116,6 +117,17 @@ it('up builds, a second up changes nothing, verify holds, down removes it all', 
       assert.not.ok(second.changed, JSON.stringify(changes.filter((c) => c.sign !== '=')));
       const facts = await status(config);
       assert.ok(facts.healthy, facts.problems.join('; '));
+
+      // `netvault exec` runs in the vault with the vault's resolv.conf, and passes the exit code.
+      const configFile = `${work}/netvault.json`;
+      const { source: _source, ...written } = config;
+      writeFileSync(configFile, JSON.stringify(written));
+      const seen = `${work}/exec-out`;
+      const script = `cat /etc/resolv.conf > ${seen}; ip -o link show | wc -l >> ${seen}; exit 3`;
+      assert.is(await main(['exec', '-c', configFile, '--', 'sh', '-c', script]), 3);
+      const [resolv, links] = readFileSync(seen, 'utf8').split(/(?<=options edns0\n)/);
+      assert.match(resolv, /^nameserver 10\.64\.0\.1$/m);
+      assert.is(links.trim(), '3', "lo, veth-vault and the tunnel: the vault's links");
       const report1 = await verify(config);
       assert.ok(report1.ok, JSON.stringify(report1, null, 1));
 
