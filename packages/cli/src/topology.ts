@@ -2,7 +2,7 @@
 // and read what is there. Order of `up`: namespace, firewall, DNS, veth, tunnel, routes, and
 // only then any link in the vault goes up, so no packet can leave before the rules exist.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import {
   createNamespace,
   currentNamespace,
@@ -479,6 +479,11 @@ export async function down(config: VaultConfig, report: Reporter): Promise<{ cha
       tx.note('-', `netns del ${config.vault}`);
     }
     rmSync(statePath(config), { force: true });
+    try {
+      rmdirSync(STATE_DIR); // only when no other vault keeps its state there
+    } catch {
+      // not empty, or already gone
+    }
     if (existsSync(`/etc/netns/${config.vault}`)) {
       rmSync(`/etc/netns/${config.vault}`, { recursive: true, force: true });
       tx.note('-', `rm /etc/netns/${config.vault}`);
