@@ -1,6 +1,6 @@
 // CidrSet: a set of IPv4 and IPv6 prefixes, stored as sorted disjoint ranges cut at /16
-// boundaries and found through a 65,536-slot table on the top 16 bits. See the README for why
-// this and not a trie.
+// boundaries and found through a 65,536-slot table on the top 16 bits; large IPv4 sets keep
+// their whole /24s in a bitmap instead. See the README for why this and not a trie.
 
 import { excludeCidr } from 'cidr-tools';
 import { CidrError, quoteEntry } from './errors.js';
@@ -36,6 +36,11 @@ export interface EntryOrigin {
 /** Below this many ranges a family skips the bucket table and searches one sorted run. */
 const SMALL_RANGES = 64;
 const BUCKETS = 65536;
+/** From this many IPv4 pieces on, whole /24s go to a bitmap and only the rest stay pieces. */
+const BITMAP_PIECES = 1 << 17;
+/** 2^24 bits, one a /24, and 2^22 bits, one a /22. */
+const FULL_WORDS = 1 << 19;
+const MIXED_WORDS = 1 << 17;
 const TWO_32 = 4294967296;
 const MASK_128 = (1n << 128n) - 1n;
 
@@ -64,10 +69,15 @@ export class CidrSet {
   // IPv4, large form: bucket b (the top 16 bits) owns pieces offsets4[b] .. offsets4[b + 1] - 1
   // of `pieces4`, [first, last] pairs of the low 16 bits (ranges are cut at /16 boundaries), with
   // one spare pair at the end so a bucket's first piece can always be read. Small form:
-  // `offsets4` is null and `run4` holds [first, last] pairs of whole 32-bit addresses.
+  // `offsets4` is null and `run4` holds [first, last] pairs of whole 32-bit addresses. Bitmap
+  // form (large sets): `full4` has a bit for each /24 the set covers whole, `mixed4` a bit for
+  // each /22 holding part of a /24 the set covers only in part, and the pieces hold only those
+  // parts, so most lookups read one bit of a 2 MiB map and one of a 512 KiB one, in parallel.
   private readonly offsets4: Uint32Array | null;
   private readonly pieces4: Uint16Array;
   private readonly run4: Uint32Array;
+  private readonly full4: Int32Array | null;
+  private readonly mixed4: Int32Array;
 
   // IPv6. Each piece is a [first, last] range split in halves: `pieces6` holds the upper 64 bits
   // of first and last (four words a piece, plus a spare piece), `lows6` the lower 64 bits, and
@@ -89,6 +99,8 @@ export class CidrSet {
     this.offsets4 = v4.offsets;
     this.pieces4 = v4.pieces;
     this.run4 = v4.run;
+    this.full4 = v4.full;
+    this.mixed4 = v4.mixed;
     this.offsets6 = v6.offsets;
     this.pieces6 = v6.pieces;
     this.lows6 = v6.lows;
@@ -128,7 +140,11 @@ export class CidrSet {
     if (typeof ip !== 'string') return false;
 
     const offsets = this.offsets4;
-    if (offsets !== null) {
+    const full = this.full4;
+    if (full !== null) {
+      const found = findIPv4TextBitmap(ip, full, this.mixed4, offsets!, this.pieces4);
+      if (found >= 0) return found === 1;
+    } else if (offsets !== null) {
       const found = findIPv4Text(ip, offsets, this.pieces4);
       if (found >= 0) return found === 1;
     } else {
@@ -159,6 +175,12 @@ export class CidrSet {
 
     const offsets = this.offsets4;
     if (offsets === null) return inRun4(this.run4, value);
+
+    const full = this.full4;
+    if (full !== null) {
+      if (((full[value >>> 13] >>> ((value >>> 8) & 31)) & 1) !== 0) return true;
+      if (((this.mixed4[value >>> 15] >>> ((value >>> 10) & 31)) & 1) === 0) return false;
+    }
 
     const bucket = value >>> 16;
     const lo = offsets[bucket];
@@ -276,6 +298,8 @@ export class CidrSet {
       (this.offsets4?.byteLength ?? 0) +
       this.pieces4.byteLength +
       this.run4.byteLength +
+      (this.full4?.byteLength ?? 0) +
+      this.mixed4.byteLength +
       (this.offsets6?.byteLength ?? 0) +
       this.pieces6.byteLength +
       this.lows6.byteLength +
@@ -338,7 +362,7 @@ export class CidrSet {
       if (out.length > 0 && out[out.length - 1] + 1 === first) out[out.length - 1] = last;
       else out.push(first, last);
     }
-    return out;
+    return this.full4 === null ? out : withFull24s(out, this.full4);
   }
 
   /** The merged IPv6 ranges as [first, last, …] in BigInt. */
@@ -364,11 +388,6 @@ export class CidrSet {
 }
 
 /**
- * Known shortcoming: with a million random prefixes the pieces take 3.6 MiB, more than the
- * fast cache of small machines, and string lookups fall to about a third of the parse rate
- * (README, benchmark (d); the aim is 0.6). Mapping the whole /24s of a bucket as 256-bit
- * bitmaps would shrink the part most lookups touch; this note can go when (d) reaches 0.6.
- *
  * Parses a dotted quad and looks it up in one pass (large IPv4 form). As soon as the first two
  * octets are read, the bucket's bounds and first piece are loaded, so the memory access runs
  * while the last two octets are parsed. Returns 1 inside, 0 outside, -1 when `s` is not a plain
@@ -445,6 +464,104 @@ function inBucket4(
   return ((low - firstStart) | (low - pieces[i]) | (pieces[i + 1] - low) | (count - 1)) >= 0;
 }
 
+/**
+ * Known shortcoming: in the benchmark's process, string lookups in a million-prefix set still
+ * run at about 0.4 of the parse rate (README, benchmark (d); the aim is 0.6): the one load a
+ * lookup needs lands in 2.5 MiB of maps, beyond this machine's 1 MiB of L2 a core. Timed
+ * alone they reach 0.6. This note can go when the benchmark shows (d) at 0.6.
+ *
+ * `findIPv4Text` for the bitmap form: after the third octet the words of `full` and `mixed`
+ * for the address's /24 and /22 are loaded while the last octet is parsed, and the pieces are
+ * searched only when the /24 is not covered whole and its /22 holds a partly covered /24.
+ */
+function findIPv4TextBitmap(
+  s: string,
+  full: Int32Array,
+  mixed: Int32Array,
+  offsets: Uint32Array,
+  pieces: Uint16Array,
+): number {
+  const length = s.length;
+  if (length < 7 || length > 15) return -1;
+
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let fullWord = 0;
+  let mixedWord = 0;
+  for (let i = 0; i < length; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d >= 0 && d <= 9) {
+      if (digits !== 0 && octet === 0) return -1;
+      octet = octet * 10 + d;
+      if (octet > 255) return -1;
+      digits++;
+    } else if (d === -2 && digits !== 0 && dots !== 3) {
+      value = (value << 8) | octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+      if (dots === 3) {
+        fullWord = full[value >>> 5];
+        mixedWord = mixed[value >>> 7];
+      }
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+
+  if (((fullWord >>> (value & 31)) & 1) !== 0) return 1;
+  if (((mixedWord >>> ((value >>> 2) & 31)) & 1) === 0) return 0;
+  const bucket = value >>> 8;
+  const lo = offsets[bucket];
+  const low = ((value & 0xff) << 8) | octet;
+  return inBucket4(pieces, lo, offsets[bucket + 1], low, pieces[lo << 1]) ? 1 : 0;
+}
+
+/** Merges the runs of whole /24s in `full` into the sorted disjoint ranges `parts`. */
+function withFull24s(parts: number[], full: Int32Array): number[] {
+  const out: number[] = [];
+  const push = (first: number, last: number) => {
+    if (out.length > 0 && out[out.length - 1] + 1 === first) out[out.length - 1] = last;
+    else out.push(first, last);
+  };
+
+  let p = 0;
+  let slash24 = 0;
+  while (slash24 < 1 << 24) {
+    const word = full[slash24 >>> 5];
+    if (word === 0 && (slash24 & 31) === 0) {
+      slash24 += 32;
+      continue;
+    }
+    if (((word >>> (slash24 & 31)) & 1) === 0) {
+      slash24++;
+      continue;
+    }
+    let end = slash24;
+    while (end + 1 < 1 << 24 && ((full[(end + 1) >>> 5] >>> ((end + 1) & 31)) & 1) !== 0) end++;
+    const first = slash24 * 256;
+    while (p < parts.length && parts[p] < first) {
+      push(parts[p], parts[p + 1]);
+      p += 2;
+    }
+    push(first, end * 256 + 255);
+    slash24 = end + 1;
+  }
+  for (; p < parts.length; p += 2) push(parts[p], parts[p + 1]);
+  return out;
+}
+
+/** Sets bits first .. last of `bits`. */
+function setBitRange(bits: Int32Array, first: number, last: number): void {
+  let i = first;
+  for (; i <= last && (i & 31) !== 0; i++) bits[i >>> 5] |= 1 << (i & 31);
+  for (; i + 31 <= last; i += 32) bits[i >>> 5] = -1;
+  for (; i <= last; i++) bits[i >>> 5] |= 1 << (i & 31);
+}
+
 /** Whether `value` lies in one of the [first, last] pairs of a short sorted run. */
 function inRun4(run: Uint32Array, value: number): boolean {
   let a = 0;
@@ -502,6 +619,8 @@ interface Ranges4 {
   offsets: Uint32Array | null;
   pieces: Uint16Array;
   run: Uint32Array;
+  full: Int32Array | null;
+  mixed: Int32Array;
 }
 
 /** The IPv6 half of a set. */
@@ -573,33 +692,41 @@ export class CidrSetBuilder {
       }
     }
 
+    const noBits = new Int32Array(0);
     if (n / 2 <= SMALL_RANGES) {
       const run = Uint32Array.from(merged.subarray(0, n));
-      return { offsets: null, pieces: new Uint16Array(2), run };
+      return { offsets: null, pieces: new Uint16Array(2), run, full: null, mixed: noBits };
     }
 
-    // Cut every range at /16 boundaries: count the pieces of each bucket, then place them.
-    const offsets = new Uint32Array(BUCKETS + 1);
-    for (let i = 0; i < n; i += 2) {
-      const last = merged[i + 1] >>> 16;
-      for (let b = merged[i] >>> 16; b <= last; b++) offsets[b + 1]++;
+    const table = cutAt16(merged, n);
+    if (table.offsets[BUCKETS] < BITMAP_PIECES) {
+      return { ...table, run: new Uint32Array(0), full: null, mixed: noBits };
     }
-    for (let b = 0; b < BUCKETS; b++) offsets[b + 1] += offsets[b];
 
-    const pieces = new Uint16Array(2 * offsets[BUCKETS] + 2);
-    let p = 0;
+    // Bitmap form: whole /24s into `full`, what is left of each range into `parts`.
+    const full = new Int32Array(FULL_WORDS);
+    const mixed = new Int32Array(MIXED_WORDS);
+    const parts = new Float64Array(2 * n);
+    let m = 0;
+    const addPart = (first: number, last: number) => {
+      parts[m++] = first;
+      parts[m++] = last;
+      setBitRange(mixed, Math.floor(first / 1024), Math.floor(last / 1024));
+    };
     for (let i = 0; i < n; i += 2) {
       const first = merged[i];
       const last = merged[i + 1];
-      const firstBucket = first >>> 16;
-      const lastBucket = last >>> 16;
-      for (let b = firstBucket; b <= lastBucket; b++) {
-        pieces[p++] = b === firstBucket ? first & 0xffff : 0;
-        pieces[p++] = b === lastBucket ? last & 0xffff : 0xffff;
+      const firstWhole = Math.ceil(first / 256);
+      const lastWhole = Math.floor((last + 1) / 256) - 1;
+      if (firstWhole > lastWhole) {
+        addPart(first, last);
+        continue;
       }
+      setBitRange(full, firstWhole, lastWhole);
+      if (first < firstWhole * 256) addPart(first, firstWhole * 256 - 1);
+      if (last > lastWhole * 256 + 255) addPart(lastWhole * 256 + 256, last);
     }
-    pieces[p] = 0xffff;
-    return { offsets, pieces, run: new Uint32Array(0) };
+    return { ...cutAt16(parts, m), run: new Uint32Array(0), full, mixed };
   }
 
   private buildIPv6(): Ranges6 {
@@ -656,6 +783,34 @@ export class CidrSetBuilder {
     }
     return { offsets, ...table.done(), count, shift, top: Number(lowest >> 96n) };
   }
+}
+
+/**
+ * Cuts the sorted disjoint ranges merged[0 .. n) at /16 boundaries into pieces of 16-bit
+ * [first, last] pairs, counting the pieces of each bucket first, then placing them.
+ */
+function cutAt16(merged: Float64Array, n: number): { offsets: Uint32Array; pieces: Uint16Array } {
+  const offsets = new Uint32Array(BUCKETS + 1);
+  for (let i = 0; i < n; i += 2) {
+    const last = merged[i + 1] >>> 16;
+    for (let b = merged[i] >>> 16; b <= last; b++) offsets[b + 1]++;
+  }
+  for (let b = 0; b < BUCKETS; b++) offsets[b + 1] += offsets[b];
+
+  const pieces = new Uint16Array(2 * offsets[BUCKETS] + 2);
+  let p = 0;
+  for (let i = 0; i < n; i += 2) {
+    const first = merged[i];
+    const last = merged[i + 1];
+    const firstBucket = first >>> 16;
+    const lastBucket = last >>> 16;
+    for (let b = firstBucket; b <= lastBucket; b++) {
+      pieces[p++] = b === firstBucket ? first & 0xffff : 0;
+      pieces[p++] = b === lastBucket ? last & 0xffff : 0xffff;
+    }
+  }
+  pieces[p] = 0xffff;
+  return { offsets, pieces };
 }
 
 const LOW_64 = (1n << 64n) - 1n;

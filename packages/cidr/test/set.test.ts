@@ -170,6 +170,75 @@ test('a large IPv4 set (30,000 random prefixes, mostly /24) agrees with a naive 
   assert.ok(inside > 2000, why(`only ${inside} inside`));
 });
 
+test('a set large enough for the /24 bitmaps, whole and partly covered /24s mixed, agrees', () => {
+  const random = makeRandom(seed + 4);
+  const entries: string[] = [];
+  const ranges: OracleRange[] = [];
+  const add = (first: number, bits: number) => {
+    const size = 2 ** (32 - bits);
+    entries.push(`${v4Text(first)}/${bits}`);
+    ranges.push({ family: 4, first: BigInt(first), last: BigInt(first + size - 1) });
+  };
+
+  // Enough single addresses spread everywhere to cross into the bitmap form, then a dense
+  // region (10.0.0.0/12) where whole /24s, parts of /24s and shorter prefixes sit side by side.
+  for (let i = 0; i < 140_000; i++) add(random.u32(), 32);
+  const region = 0x0a000000;
+  for (let i = 0; i < 3000; i++) {
+    const r = random.next();
+    const bits = r < 0.3 ? 24 : r < 0.9 ? 25 + random.int(8) : 20 + random.int(4);
+    const size = 2 ** (32 - bits);
+    add(region + Math.floor(random.int(1 << 20) / size) * size, bits);
+  }
+  add(0xc0000000, 8);
+  add(0xc1020300, 24);
+
+  const set = CidrSet.from(entries);
+  assert.ok(set.byteLength > 2 << 20, 'the bitmap form is built');
+  const scan = oracleIPv4Scanner(ranges);
+  let inside = 0;
+  for (let i = 0; i < 4000; i++) {
+    let value: number;
+    if (i % 4 === 3) {
+      value = random.u32();
+    } else {
+      const range = ranges[ranges.length - 1 - random.int(3002)];
+      const span = Number(range.last - range.first) + 1;
+      const edge = random.int(4);
+      value = Number(range.first) + (edge === 0 ? -1 : edge === 1 ? span : random.int(span));
+      value = Math.min(Math.max(value, 0), 0xffffffff);
+    }
+    const expected = scan(value);
+    const text = i % 5 === 0 ? `::ffff:${v4Text(value)}` : v4Text(value);
+    if (set.has(text) !== expected) assert.unreachable(why(`has(${text}) should be ${expected}`));
+    assert.is(set.hasIPv4(value), expected, why(`hasIPv4(${value})`));
+    if (expected) inside++;
+  }
+  assert.ok(inside > 1000, why(`only ${inside} inside`));
+
+  // Listing back: the CIDRs cover exactly the merged ranges of the entries.
+  const sorted = ranges
+    .map((range) => [Number(range.first), Number(range.last)])
+    .sort((a, b) => a[0] - b[0]);
+  const merged: number[] = [];
+  for (const [first, last] of sorted) {
+    const n = merged.length;
+    if (n > 0 && first <= merged[n - 1] + 1) merged[n - 1] = Math.max(merged[n - 1], last);
+    else merged.push(first, last);
+  }
+  const listed: number[] = [];
+  for (const cidr of set.toCidrs()) {
+    const [address, bits] = cidr.split('/');
+    const first = parseAddress(address).ipv4;
+    const last = first + 2 ** (32 - Number(bits)) - 1;
+    const n = listed.length;
+    if (n > 0 && listed[n - 1] + 1 === first) listed[n - 1] = last;
+    else listed.push(first, last);
+  }
+  assert.equal(listed, merged, 'toCidrs covers the same addresses');
+  assert.is(set.rangeCount.ipv4, merged.length / 2);
+});
+
 test('edges: /0, /32, /128, bucket boundaries, adjacent and nested prefixes', () => {
   const all4 = CidrSet.from(['0.0.0.0/0']);
   assert.ok(all4.has('0.0.0.0') && all4.has('255.255.255.255') && all4.has('::ffff:1.2.3.4'));
