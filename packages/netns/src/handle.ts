@@ -23,7 +23,7 @@ import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from './d
 import { NetnsError, invalidArgument } from './errors.ts';
 import { NetnsEvents, type EventKind } from './events.ts';
 import { namespacePath } from './namespaces.ts';
-import { NLM_F, RTM, RtSocket, netlink, rt, u32, type RequestContext } from './rtnetlink.ts';
+import { NLM_F, RTM, RtSocket, encodeMessage, u32, type RequestContext } from './rtnetlink.ts';
 import { sameNamespace, withNetns } from './syscalls.ts';
 import { afOf, checkLinkName, checkUint, type Family } from './validate.ts';
 
@@ -163,9 +163,7 @@ export class NetnsHandle {
     attrs: object,
     ctx: RequestContext,
   ) {
-    const stream = new netlink.AttrStream();
-    rt.formatLinkMessage({ kind: 'link', data, attrs } as never, stream as never);
-    return this.#socket.request(type, stream.bufs as Uint8Array[], flags, ctx);
+    return this.#socket.request(type, encodeMessage('link', data, attrs), flags, ctx);
   }
 
   #linkSelector(ref: LinkRef, op: string): { data: object; attrs: object } {
@@ -395,21 +393,8 @@ export class NetnsHandle {
   ) {
     const request = encodeAddress(0, cidr, op, options);
     const index = await this.#linkIndex(link, op);
-    const stream = new netlink.AttrStream();
-    rt.formatAddressMessage(
-      {
-        kind: 'address',
-        data: { ...request.data, index },
-        attrs: request.attrs,
-      } as never,
-      stream as never,
-    );
-    await this.#socket.request(
-      type,
-      stream.bufs as Uint8Array[],
-      flags,
-      this.#context(op, `${cidr} dev ${link}`),
-    );
+    const payload = encodeMessage('address', { ...request.data, index }, request.attrs);
+    await this.#socket.request(type, payload, flags, this.#context(op, `${cidr} dev ${link}`));
   }
 
   /** `ip addr add CIDR dev DEV [peer P]`. IPv6 addresses skip duplicate detection by default. */
@@ -441,18 +426,13 @@ export class NetnsHandle {
   async addrList(filter: { link?: LinkRef; family?: Family } = {}): Promise<Address[]> {
     const index =
       filter.link === undefined ? undefined : await this.#linkIndex(filter.link, 'addr show');
-    const stream = new netlink.AttrStream();
-    rt.formatAddressMessage(
-      {
-        kind: 'address',
-        data: { family: filter.family ? afOf(filter.family) : 0, index: index ?? 0 },
-        attrs: {},
-      } as never,
-      stream as never,
-    );
+    const payload = encodeMessage('address', {
+      family: filter.family ? afOf(filter.family) : 0,
+      index: index ?? 0,
+    });
     const messages = await this.#socket.request(
       RTM.GETADDR,
-      stream.bufs as Uint8Array[],
+      payload,
       NLM_F.DUMP,
       this.#context('addr show'),
     );
@@ -478,8 +458,6 @@ export class NetnsHandle {
       if (spec.protocol === undefined) delete data.protocol;
       if (spec.scope === undefined) data.scope = 255;
     }
-    const stream = new netlink.AttrStream();
-    rt.formatRouteMessage({ kind: 'route', data, attrs } as never, stream as never);
     const object = [
       spec.type && spec.type !== 'unicast' ? spec.type : '',
       spec.destination,
@@ -489,7 +467,12 @@ export class NetnsHandle {
     ]
       .filter(Boolean)
       .join(' ');
-    await this.#socket.request(type, stream.bufs as Uint8Array[], flags, this.#context(op, object));
+    await this.#socket.request(
+      type,
+      encodeMessage('route', data, attrs),
+      flags,
+      this.#context(op, object),
+    );
   }
 
   /**
@@ -516,18 +499,9 @@ export class NetnsHandle {
    */
   async routeList(filter: { family?: Family; table?: TableRef | 'all' } = {}): Promise<Route[]> {
     const table = filter.table === 'all' ? undefined : tableNumber(filter.table, 'route show');
-    const stream = new netlink.AttrStream();
-    rt.formatRouteMessage(
-      {
-        kind: 'route',
-        data: { family: filter.family ? afOf(filter.family) : 0 },
-        attrs: {},
-      } as never,
-      stream as never,
-    );
     const messages = await this.#socket.request(
       RTM.GETROUTE,
-      stream.bufs as Uint8Array[],
+      encodeMessage('route', { family: filter.family ? afOf(filter.family) : 0 }),
       NLM_F.DUMP,
       this.#context('route show'),
     );
@@ -545,8 +519,6 @@ export class NetnsHandle {
 
   async #ruleRequest(type: number, flags: number, spec: RuleSpec, op: string) {
     const { data, attrs, extra } = encodeRule(spec, op);
-    const stream = new netlink.AttrStream();
-    rt.formatRuleMessage({ kind: 'rule', data, attrs } as never, stream as never);
     const object = [
       spec.invert ? 'not' : '',
       spec.fwmark !== undefined ? `fwmark ${spec.fwmark}` : '',
@@ -558,7 +530,7 @@ export class NetnsHandle {
       .join(' ');
     await this.#socket.request(
       type,
-      [...(stream.bufs as Uint8Array[]), ...extra],
+      [...encodeMessage('rule', data, attrs), ...extra],
       flags,
       this.#context(op, object),
     );
@@ -576,18 +548,9 @@ export class NetnsHandle {
 
   /** `ip [-4|-6] rule show`. */
   async ruleList(family?: Family): Promise<Rule[]> {
-    const stream = new netlink.AttrStream();
-    rt.formatRuleMessage(
-      {
-        kind: 'rule',
-        data: { family: family ? afOf(family) : 0 },
-        attrs: {},
-      } as never,
-      stream as never,
-    );
     const messages = await this.#socket.requestParsed(
       RTM.GETRULE,
-      stream.bufs as Uint8Array[],
+      encodeMessage('rule', { family: family ? afOf(family) : 0 }),
       NLM_F.DUMP,
       this.#context('rule show'),
     );
@@ -643,24 +606,8 @@ export class NetnsHandle {
   async exec(command: string, args: string[] = [], options: ExecOptions = {}): Promise<ExecResult> {
     this.#checkOpen('exec');
     const [program, ...prefix] = this.#commandPrefix();
-    const stdio = options.stream ? (['pipe', 'inherit'] as const) : 'pipe';
-    const result = await execa(program, [...prefix, command, ...args], {
-      reject: false,
-      input: options.input,
-      timeout: options.timeoutMs,
-      env: options.env,
-      cwd: options.cwd,
-      stdout: stdio as never,
-      stderr: stdio as never,
-      stripFinalNewline: false,
-    });
-    return {
-      command: [command, ...args].join(' '),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
-    };
+    const result = await execa(program, [...prefix, command, ...args], execaOptions(options));
+    return execResult(command, args, result);
   }
 
   /**
@@ -675,29 +622,8 @@ export class NetnsHandle {
     options: ExecOptions & { stdin?: number } = {},
   ): Promise<ExecResult> {
     this.#checkOpen('exec');
-    const stdio = options.stream ? (['pipe', 'inherit'] as const) : 'pipe';
-    const input =
-      options.stdin === undefined ? { input: options.input } : { stdin: options.stdin as never };
-    const subprocess = this.run(() =>
-      execa(command, args, {
-        reject: false,
-        ...input,
-        timeout: options.timeoutMs,
-        env: options.env,
-        cwd: options.cwd,
-        stdout: stdio as never,
-        stderr: stdio as never,
-        stripFinalNewline: false,
-      }),
-    );
-    const result = await subprocess;
-    return {
-      command: [command, ...args].join(' '),
-      exitCode: result.exitCode,
-      signal: result.signal,
-      stdout: String(result.stdout ?? ''),
-      stderr: String(result.stderr ?? ''),
-    };
+    const subprocess = this.run(() => execa(command, args, execaOptions(options)));
+    return execResult(command, args, await subprocess);
   }
 
   /** Starts a long-running command inside the namespace and returns execa's subprocess. */
@@ -717,6 +643,37 @@ export class NetnsHandle {
     this.#checkOpen('events');
     return this.run(() => new NetnsEvents(options.kinds ?? ['link', 'address', 'route']));
   }
+}
+
+/** execa's options for exec and execInNetwork: output kept (and streamed when asked). */
+function execaOptions(options: ExecOptions & { stdin?: number }) {
+  const stdio = options.stream ? (['pipe', 'inherit'] as const) : 'pipe';
+  const input =
+    options.stdin === undefined ? { input: options.input } : { stdin: options.stdin as never };
+  return {
+    reject: false,
+    ...input,
+    timeout: options.timeoutMs,
+    env: options.env,
+    cwd: options.cwd,
+    stdout: stdio as never,
+    stderr: stdio as never,
+    stripFinalNewline: false,
+  } as const;
+}
+
+function execResult(
+  command: string,
+  args: string[],
+  result: { exitCode?: number; signal?: string; stdout?: unknown; stderr?: unknown },
+): ExecResult {
+  return {
+    command: [command, ...args].join(' '),
+    exitCode: result.exitCode,
+    signal: result.signal,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+  };
 }
 
 /** Maps `net.ipv4.ip_forward` (or `net/ipv4/conf/eth0.1/…`) to its file under /proc/sys. */

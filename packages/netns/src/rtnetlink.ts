@@ -159,6 +159,20 @@ export class RtSocket {
   }
 }
 
+const formatters = {
+  link: rt.formatLinkMessage,
+  address: rt.formatAddressMessage,
+  route: rt.formatRouteMessage,
+  rule: rt.formatRuleMessage,
+} as const;
+
+/** A request's payload (header struct and attributes) through node-netlink's encoders. */
+export function encodeMessage(kind: keyof typeof formatters, data: object, attrs: object = {}) {
+  const stream = new netlink.AttrStream();
+  formatters[kind]({ kind, data, attrs } as never, stream as never);
+  return stream.bufs as Uint8Array[];
+}
+
 /** Concatenates node-netlink's stream parts into one buffer. */
 export function streamBytes(parts: unknown): Buffer {
   const stream = new netlink.AttrStream();
