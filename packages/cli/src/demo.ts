@@ -96,7 +96,9 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     await host.routeAdd({ destination: 'default', gateway: '198.18.0.2' });
     report({
       sign: '+',
-      text: 'link add veth-net (host ⇄ provider), 198.18.0.1/30 ⇄ 198.18.0.2/30, default via 198.18.0.2 (host)',
+      text:
+        'link add veth-net (host ⇄ provider), 198.18.0.1/30 ⇄ 198.18.0.2/30, ' +
+        'default via 198.18.0.2 (host)',
     });
 
     const vaultKeys = generateKeyPair();
@@ -122,7 +124,9 @@ export async function demo(report: Reporter, say: (line: string) => void): Promi
     await provider.linkSetUp(providerWg.name);
     report({
       sign: '+',
-      text: `link add ${providerWg.name} type wireguard (provider, ${providerWg.implementation}), 10.64.0.1/24, :51820`,
+      text:
+        `link add ${providerWg.name} type wireguard ` +
+        `(provider, ${providerWg.implementation}), 10.64.0.1/24, :51820`,
     });
     const server = provider.spawn(process.execPath, ['-e', echoServer], {
       stdio: 'ignore',

@@ -26,9 +26,12 @@ if (kind === 'tcp') {
   const s = require('node:dgram').createSocket(host.includes(':') ? 'udp6' : 'udp4');
   s.on('message', () => done(true, 'answered'));
   s.on('error', (e) => done(false, e.code || e.message));
-  s.send(Buffer.from('netvault-probe'), Number(port), host, (e) => { if (e) done(false, e.code || e.message); });
+  s.send(Buffer.from('netvault-probe'), Number(port), host, (e) => {
+    if (e) done(false, e.code || e.message);
+  });
 } else if (kind === 'http') {
-  fetch(host, { signal: AbortSignal.timeout(ms) }).then(async (r) => done(r.ok, (await r.text()).trim().slice(0, 200)),
+  fetch(host, { signal: AbortSignal.timeout(ms) }).then(
+    async (r) => done(r.ok, (await r.text()).trim().slice(0, 200)),
     (e) => done(false, (e.cause && e.cause.code) || e.name || String(e)));
 }
 `;

@@ -29,8 +29,10 @@ test('comments and every key can be set', () => {
     `{
     // a second vault on the same host
     "vault": "books-vault",
-    "veth": { "host": "vb-host", "vault": "vb-vault", "hostAddress": "10.200.2.1/30", "vaultAddress": "10.200.2.2/30" },
-    "tunnel": { "interface": "wg-books", "file": "/var/lib/netvault/books.json", "implementation": "userspace" },
+    "veth": { "host": "vb-host", "vault": "vb-vault",
+              "hostAddress": "10.200.2.1/30", "vaultAddress": "10.200.2.2/30" },
+    "tunnel": { "interface": "wg-books", "file": "/var/lib/netvault/books.json",
+                "implementation": "userspace" },
     "firewall": { "servicePorts": [8080] },
     "fallbackMetric": 100,
     "verify": { "mustNotReach": ["198.18.0.1"], "ipEchoUrl": "http://198.18.10.1/" },

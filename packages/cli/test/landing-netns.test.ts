@@ -10,11 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import {
-  privilegedSkipReason,
-  withTestNamespaces,
-  type TestNamespace,
-} from '@netvault/netns/testing';
+import { privilegedTest, withTestNamespaces, type TestNamespace } from '@netvault/netns/testing';
 import {
   fixtureDir,
   makeDirs,
@@ -23,9 +19,7 @@ import {
   type Dirs,
 } from './fixtures/landing/helpers.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`landing zone namespace tests skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'landing zone namespace tests');
 
 const SERVER = '198.18.77.1';
 const CLIENT = '198.18.77.2';

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { namespaceExists } from '@netvault/netns';
-import { privilegedSkipReason } from '@netvault/netns/testing';
+import { privilegedTest } from '@netvault/netns/testing';
 import { readCounters } from '../src/firewall.ts';
 import { down, tableName, up } from '../src/topology.ts';
 import {
@@ -24,9 +24,7 @@ import {
   type PhaseTally,
 } from './fixtures/topology.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`CLI leak tests (up/down cycles) skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'CLI leak tests (up/down cycles)');
 
 const CYCLES = 50;
 const TARGETS: LoopTarget[] = [

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
-import { privilegedSkipReason } from '@netvault/netns/testing';
+import { privilegedTest } from '@netvault/netns/testing';
 import { deleteInterface } from '@netvault/wg';
 import { deleteTable, readCounters } from '../src/firewall.ts';
 import { tableName, up } from '../src/topology.ts';
@@ -26,9 +26,7 @@ import {
   type StandIns,
 } from './fixtures/topology.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`CLI leak tests (forced route via the host) skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'CLI leak tests (forced route via the host)');
 
 /**
  * The tunnel deleted, `default via 10.200.1.1` in the vault, forwarding switched on in the host

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
-import { privilegedSkipReason } from '@netvault/netns/testing';
+import { privilegedTest } from '@netvault/netns/testing';
 import { deleteInterface } from '@netvault/wg';
 import { readCounters } from '../src/firewall.ts';
 import { probe } from '../src/probes.ts';
@@ -32,9 +32,7 @@ import {
   type StandIns,
 } from './fixtures/topology.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`CLI leak tests (probes) skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'CLI leak tests (probes)');
 
 /** What the vault's and the host's own tables counted while `run` ran. */
 async function counted<T>(world: StandIns, vault: NetnsHandle, run: () => Promise<T>) {

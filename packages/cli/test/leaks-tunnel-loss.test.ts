@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
-import { privilegedSkipReason } from '@netvault/netns/testing';
+import { privilegedTest } from '@netvault/netns/testing';
 import { deleteInterface } from '@netvault/wg';
 import {
   CANARY,
@@ -27,9 +27,7 @@ import {
   type StandIns,
 } from './fixtures/topology.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`CLI leak tests (tunnel loss) skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'CLI leak tests (tunnel loss)');
 
 const TARGETS: LoopTarget[] = [
   { kind: 'tcp', host: CANARY, port: 80 },

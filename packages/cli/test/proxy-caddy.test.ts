@@ -14,18 +14,12 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NetnsHandle } from '@netvault/netns';
-import {
-  createTestNamespace,
-  privilegedSkipReason,
-  type TestNamespace,
-} from '@netvault/netns/testing';
+import { createTestNamespace, privilegedTest, type TestNamespace } from '@netvault/netns/testing';
 import { caddyfile, DEFAULT_ALLOW_LIST } from '../src/proxy-config.ts';
 
 const caddyMissing =
   spawnSync('caddy', ['version']).status === 0 ? undefined : 'caddy not found (Debian: caddy)';
-const skip = privilegedSkipReason() ?? caddyMissing;
-if (skip) console.log(`Caddy end-to-end test skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'Caddy end-to-end test', caddyMissing);
 
 const port = 8080;
 

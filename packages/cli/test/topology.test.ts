@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { namespaceExists, openNamespace } from '@netvault/netns';
-import { createTestNamespace, privilegedSkipReason, uniqueName } from '@netvault/netns/testing';
+import { createTestNamespace, privilegedTest, uniqueName } from '@netvault/netns/testing';
 import { uniqueInterfaceName } from '@netvault/wg/testing';
 import {
   configureInterface,
@@ -21,9 +21,7 @@ import { probe } from '../src/probes.ts';
 import { down, status, up } from '../src/topology.ts';
 import { verify } from '../src/verify.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`CLI topology tests skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'CLI topology tests');
 
 it('up builds, a second up changes nothing, verify holds, down removes it all', async () => {
   const host = createTestNamespace('host');

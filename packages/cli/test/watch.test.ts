@@ -2,16 +2,15 @@
 // gives the vault another way out in the meantime.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { privilegedSkipReason } from '@netvault/netns/testing';
+import { privilegedTest } from '@netvault/netns/testing';
 import { deleteInterface } from '@netvault/wg';
 import type { Change } from '../src/changes.ts';
 import { watch } from '../src/watch.ts';
 import { RESOLVER, buildStandIns, upAndConnect } from './fixtures/topology.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`watch tests skipped: ${skip}`);
+const it = privilegedTest(test, 'watch tests');
 
-(skip ? test.skip : test)('watch reports loss and recovery and repairs the tunnel', async () => {
+it('watch reports loss and recovery and repairs the tunnel', async () => {
   const world = await buildStandIns('wt');
   try {
     const vault = await upAndConnect(world);

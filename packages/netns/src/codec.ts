@@ -117,7 +117,8 @@ export type RouteType =
   | 'throw'
   | 'multicast'
   | 'anycast';
-const routeTypeNumbers: Record<RouteType, number> = {
+/** RTN_* numbers of the route types (linux/rtnetlink.h). */
+export const routeTypeNumbers: Record<RouteType, number> = {
   unicast: 1,
   local: 2,
   broadcast: 3,

@@ -18,6 +18,22 @@ export function privilegedSkipReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * What to register privileged tests with: uvu's `test` when they can run, its `test.skip`
+ * otherwise, after one line saying what is skipped and why. `otherReason` is a further
+ * precondition (a missing tool, say), looked at once root is there.
+ */
+export function privilegedTest<F extends (...args: never[]) => unknown>(
+  test: F & { skip: F },
+  what: string,
+  otherReason?: string,
+): F {
+  const reason = privilegedSkipReason() ?? otherReason;
+  if (reason === undefined) return test;
+  console.log(`${what} skipped: ${reason}`);
+  return test.skip;
+}
+
 export function uniqueName(tag = 'ns'): string {
   counter += 1;
   return `${TEST_PREFIX}${process.pid.toString(36)}-${tag}${counter}`;

@@ -1,20 +1,16 @@
 // The reference decoding of link, address and route messages through node-netlink's own
 // parser: slow, but independent of src/decode.ts, which test/decode.test.ts checks against it.
-import type { Address, Link, OperState, Route, RouteType } from '../src/codec.ts';
+import {
+  routeTypeNumbers,
+  type Address,
+  type Link,
+  type OperState,
+  type Route,
+  type RouteType,
+} from '../src/codec.ts';
 import { ifla, rt, type RtMessage } from '../src/rtnetlink.ts';
 import { familyOfAf, formatAddress } from '../src/validate.ts';
 
-const routeTypeNumbers: Record<RouteType, number> = {
-  unicast: 1,
-  local: 2,
-  broadcast: 3,
-  anycast: 4,
-  multicast: 5,
-  blackhole: 6,
-  unreachable: 7,
-  prohibit: 8,
-  throw: 9,
-};
 const operStates: OperState[] = [
   'unknown',
   'notpresent',

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeAddressMessage, decodeLinkMessage, decodeRouteMessage } from '../src/decode.ts';
 import { NLM_F, RTM, RtSocket, netlink, rt, streamBytes, ifla } from '../src/rtnetlink.ts';
-import { privilegedSkipReason, withTestNamespaces } from '../src/testing.ts';
+import { privilegedTest, withTestNamespaces } from '../src/testing.ts';
 import { oracleAddress, oracleLink, oracleRoute } from './decode-oracle.ts';
 
 function encoded(kind: 'link' | 'address' | 'route', data: object, attrs: object): Buffer {
@@ -151,8 +151,7 @@ test('truncated or foreign messages decode to undefined instead of throwing', ()
   assert.ok(decodeLinkMessage(cut.subarray(0, cut.length - 3)));
 });
 
-const skip = privilegedSkipReason();
-(skip ? test.skip : test)(
+privilegedTest(test, 'kernel dump decoding test')(
   'real kernel dumps decode exactly as node-netlink decodes them',
   async () => {
     await withTestNamespaces(['dump'], async ({ handle }) => {

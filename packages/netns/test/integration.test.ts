@@ -19,15 +19,13 @@ import {
 import { inHomeNetns } from '../src/syscalls.ts';
 import {
   createTestNamespace,
-  privilegedSkipReason,
+  privilegedTest,
   sweepTestNamespaces,
   uniqueName,
   withTestNamespaces,
 } from '../src/testing.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`netns integration tests skipped: ${skip}`);
-const it = skip ? test.skip : test;
+const it = privilegedTest(test, 'netns integration tests');
 
 async function rejects(promise: Promise<unknown>, check: (error: NetnsError) => void) {
   try {

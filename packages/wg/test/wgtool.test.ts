@@ -2,7 +2,7 @@
 // shows up in one. The live part runs as root against wireguard-go inside a namespace of its own.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { privilegedSkipReason, withTestNamespaces } from '@netvault/netns/testing';
+import { privilegedTest, withTestNamespaces } from '@netvault/netns/testing';
 
 import { WgKeyError } from '../src/errors.ts';
 import { createInterface, deleteInterface, type WgInterface } from '../src/interface.ts';
@@ -20,9 +20,7 @@ import {
   syncConfig,
 } from '../src/wgtool.ts';
 
-const skip = privilegedSkipReason();
-if (skip) console.log(`wg tool live tests skipped: ${skip}`);
-const live = skip ? test.skip : test;
+const live = privilegedTest(test, 'wg tool live tests');
 
 async function toolError(promise: Promise<unknown>): Promise<WgToolError> {
   try {
